@@ -1,0 +1,105 @@
+# fpx build. `make` builds build/libfpx.so, build/libfpx.a and build/fpx-tune;
+# `make test` runs the CPU test suite (Criterion); `make asan` runs it under
+# AddressSanitizer + UBSan; `make install PREFIX=...` installs; `make deps`
+# installs missing Debian packages (run automatically when pkg-config cannot
+# find them).
+
+PREFIX ?= /usr/local
+CUDA_HOME ?= /usr/local/cuda
+CC ?= cc
+BUILD ?= build
+
+PKGS := sqlite3 libcjson criterion
+DEB_PKGS := libsqlite3-dev libcjson-dev libcriterion-dev pkg-config
+
+# Install missing build dependencies once, before anything else is built.
+ifeq ($(filter deps clean help,$(MAKECMDGOALS)),)
+  ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && echo ok),ok)
+    $(info fpx: installing missing build dependencies ($(DEB_PKGS)))
+    DEPS_RESULT := $(shell $(MAKE) --no-print-directory deps >&2 && echo ok)
+    ifneq ($(DEPS_RESULT),ok)
+      $(error fpx: 'make deps' failed; install $(DEB_PKGS) by hand)
+    endif
+  endif
+  ifeq ($(wildcard $(CUDA_HOME)/include/nvrtc.h),)
+    $(error fpx: NVRTC not found: no $(CUDA_HOME)/include/nvrtc.h (set CUDA_HOME to the CUDA toolkit))
+  endif
+endif
+
+CUDA_LIB := $(firstword $(wildcard $(CUDA_HOME)/lib64 $(CUDA_HOME)/lib))
+WARN := -Wall -Wextra -Werror
+BASE_CFLAGS := -std=c11 $(WARN) -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L \
+  -Iinclude -Igen -Iruntime -Icache -Ituner -I$(BUILD)/generated \
+  -I$(CUDA_HOME)/include $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+OPT ?= -O2 -g
+CFLAGS ?=
+ALL_CFLAGS := $(BASE_CFLAGS) $(OPT) $(CFLAGS)
+LIB_CFLAGS := $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DFPX_BUILDING_LIBRARY
+LIBS := -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) -lnvrtc \
+  $(shell pkg-config --libs sqlite3 libcjson 2>/dev/null) -ldl -lpthread -lm
+
+LIB_SRC := $(wildcard gen/*.c runtime/*.c cache/*.c)
+TOOL_SRC := $(wildcard tuner/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEMPLATES := $(sort $(wildcard templates/*.cuh))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/generated/templates_embedded.o
+TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+
+.PHONY: all test asan install deps clean help
+all: $(BUILD)/libfpx.so $(BUILD)/libfpx.a $(BUILD)/fpx-tune
+
+help:
+	@echo "targets: all test asan install deps clean"
+
+deps:
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	 $$SUDO apt-get update -qq && \
+	 DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PKGS) >/dev/null
+
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h gen/*.h runtime/*.h cache/*.h tuner/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+# Kernel templates become NUL-terminated strings inside the library.
+$(BUILD)/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@
+$(BUILD)/generated/templates_embedded.c: $(BUILD)/embed $(TEMPLATES)
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed $@ $(TEMPLATES)
+$(BUILD)/obj/generated/templates_embedded.o: $(BUILD)/generated/templates_embedded.c
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(BUILD)/libfpx.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/libfpx.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libfpx.so.0 -o $@ $^ $(LIBS)
+$(BUILD)/fpx-tune: $(TOOL_OBJ) $(BUILD)/libfpx.a
+	$(CC) -o $@ $(TOOL_OBJ) $(BUILD)/libfpx.a $(LIBS)
+
+$(BUILD)/test_fpx: $(TEST_OBJ) $(BUILD)/libfpx.a $(BUILD)/fpx-tune
+	$(CC) -o $@ $(TEST_OBJ) $(BUILD)/libfpx.a $(LIBS) $(shell pkg-config --libs criterion)
+
+test: $(BUILD)/test_fpx
+	FPX_TUNE=$(BUILD)/fpx-tune $(BUILD)/test_fpx --jobs 2
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  LDFLAGS_EXTRA= CC="$(CC) -fsanitize=address,undefined" test
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/fpx.h $(DESTDIR)$(PREFIX)/include/fpx.h
+	install -m 644 $(BUILD)/libfpx.a $(DESTDIR)$(PREFIX)/lib/libfpx.a
+	install -m 755 $(BUILD)/libfpx.so $(DESTDIR)$(PREFIX)/lib/libfpx.so.0
+	ln -sf libfpx.so.0 $(DESTDIR)$(PREFIX)/lib/libfpx.so
+	install -m 755 $(BUILD)/fpx-tune $(DESTDIR)$(PREFIX)/bin/fpx-tune
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' -e 's|@CUDA_LIB@|$(CUDA_LIB)|g' \
+	  tools/fpx.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fpx.pc
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,128 @@
+/*
+ * pack.c - weight packing: the plain bit-stream interchange layout and the
+ * tiled bit-plane layout the GPU kernels read (docs/LAYOUT.md).
+ */
+#include <string.h>
+
+#include "error.h"
+#include "format.h"
+#include "layout.h"
+
+FPX_API size_t fpx_plain_packed_size(fpx_format format, size_t count) {
+  const fpx__format_traits *t;
+  if (fpx__format_lookup(format, "fpx_plain_packed_size", &t) != FPX_OK) return 0;
+  return (count / 8) * (size_t)t->info.bits + ((count % 8) * (size_t)t->info.bits + 7) / 8;
+}
+
+FPX_API fpx_status fpx_pack_plain(fpx_format format, const uint8_t *codes,
+                                  size_t count, uint8_t *out_packed) {
+  const fpx__format_traits *t;
+  fpx_status st = FPX_OK;
+  fpx__error_clear();
+  FPX_TRY(fpx__format_lookup(format, "fpx_pack_plain", &t));
+  if (count == 0) return FPX_OK;
+  FPX_CHECK_PTR(codes);
+  FPX_CHECK_PTR(out_packed);
+  FPX_TRY(fpx__codes_check(t, codes, count, "fpx_pack_plain"));
+  const unsigned b = (unsigned)t->info.bits;
+  memset(out_packed, 0, fpx_plain_packed_size(format, count));
+  for (size_t i = 0; i < count; i++) {
+    size_t bit = i * b;
+    unsigned v = (unsigned)codes[i] << (bit % 8); /* at most 15 bits */
+    out_packed[bit / 8] |= (uint8_t)v;
+    if ((bit % 8) + b > 8) out_packed[bit / 8 + 1] |= (uint8_t)(v >> 8);
+  }
+fail:
+  return st;
+}
+
+FPX_API fpx_status fpx_unpack_plain(fpx_format format, const uint8_t *packed,
+                                    size_t count, uint8_t *out_codes) {
+  const fpx__format_traits *t;
+  fpx_status st = FPX_OK;
+  fpx__error_clear();
+  FPX_TRY(fpx__format_lookup(format, "fpx_unpack_plain", &t));
+  if (count == 0) return FPX_OK;
+  FPX_CHECK_PTR(packed);
+  FPX_CHECK_PTR(out_codes);
+  const unsigned b = (unsigned)t->info.bits, mask = (1u << b) - 1;
+  for (size_t i = 0; i < count; i++) {
+    size_t bit = i * b;
+    unsigned v = packed[bit / 8];
+    if ((bit % 8) + b > 8) v |= (unsigned)packed[bit / 8 + 1] << 8;
+    out_codes[i] = (uint8_t)((v >> (bit % 8)) & mask);
+  }
+fail:
+  return st;
+}
+
+FPX_API size_t fpx_tiled_packed_size(fpx_format format, size_t n, size_t k) {
+  const fpx__format_traits *t;
+  if (fpx__format_lookup(format, "fpx_tiled_packed_size", &t) != FPX_OK) return 0;
+  return fpx__layout_blocks_n(n) * fpx__layout_blocks_k(k) * fpx__layout_block_bytes(t->info.bits);
+}
+
+static fpx_status check_tiled_args(const fpx__format_traits *t, const void *a,
+                                   const void *b, size_t n, size_t k, const char *who) {
+  if (a == NULL || b == NULL)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: a buffer argument is NULL", who);
+  if (n == 0 || k == 0)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: shape %zu x %zu is empty", who, n, k);
+  if (n > SIZE_MAX / k / 8)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: shape %zu x %zu overflows", who, n, k);
+  (void)t;
+  return FPX_OK;
+}
+
+FPX_API fpx_status fpx_pack_tiled(fpx_format format, const uint8_t *codes,
+                                  size_t n, size_t k, uint8_t *out_packed) {
+  static const char who[] = "fpx_pack_tiled";
+  const fpx__format_traits *t;
+  fpx_status st = FPX_OK;
+  fpx__error_clear();
+  FPX_TRY(fpx__format_lookup(format, who, &t));
+  FPX_TRY(check_tiled_args(t, codes, out_packed, n, k, who));
+  FPX_TRY(fpx__codes_check(t, codes, n * k, who));
+  const int bits = t->info.bits;
+  const size_t kb = fpx__layout_blocks_k(k), block_bytes = fpx__layout_block_bytes(bits);
+  memset(out_packed, 0, fpx_tiled_packed_size(format, n, k));
+  for (size_t r = 0; r < n; r++)
+    for (size_t c = 0; c < k; c++) {
+      uint8_t *block = out_packed + ((r / FPX_TILE_N) * kb + c / FPX_TILE_K) * block_bytes;
+      unsigned code = codes[r * k + c];
+      fpx__layout_slot slots[4];
+      int planes = fpx__layout_locate(bits, r % FPX_TILE_N, c % FPX_TILE_K, slots);
+      for (int p = 0; p < planes; p++) {
+        uint32_t v = ((code >> slots[p].code_shift) & slots[p].mask) << (slots[p].bit % 8);
+        block[slots[p].byte + slots[p].bit / 8] |= (uint8_t)v;
+      }
+    }
+fail:
+  return st;
+}
+
+FPX_API fpx_status fpx_unpack_tiled(fpx_format format, const uint8_t *packed,
+                                    size_t n, size_t k, uint8_t *out_codes) {
+  static const char who[] = "fpx_unpack_tiled";
+  const fpx__format_traits *t;
+  fpx_status st = FPX_OK;
+  fpx__error_clear();
+  FPX_TRY(fpx__format_lookup(format, who, &t));
+  FPX_TRY(check_tiled_args(t, packed, out_codes, n, k, who));
+  const int bits = t->info.bits;
+  const size_t kb = fpx__layout_blocks_k(k), block_bytes = fpx__layout_block_bytes(bits);
+  for (size_t r = 0; r < n; r++)
+    for (size_t c = 0; c < k; c++) {
+      const uint8_t *block = packed + ((r / FPX_TILE_N) * kb + c / FPX_TILE_K) * block_bytes;
+      fpx__layout_slot slots[4];
+      int planes = fpx__layout_locate(bits, r % FPX_TILE_N, c % FPX_TILE_K, slots);
+      unsigned code = 0;
+      for (int p = 0; p < planes; p++) {
+        unsigned v = (block[slots[p].byte + slots[p].bit / 8] >> (slots[p].bit % 8)) & slots[p].mask;
+        code |= v << slots[p].code_shift;
+      }
+      out_codes[r * k + c] = (uint8_t)code;
+    }
+fail:
+  return st;
+}

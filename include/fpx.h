@@ -1,0 +1,243 @@
+/*
+ * fpx.h - the whole public API of fpx, a library for low-bit floating-point
+ * matrix multiplication on NVIDIA GPUs.
+ *
+ * Conventions used throughout:
+ *   - Y[M,N] = X[M,K] * W[N,K]^T, every matrix row-major. M counts tokens,
+ *     N output features, K input features (as torch.nn.Linear).
+ *   - Every call that can fail returns fpx_status. FPX_OK is 0. On failure a
+ *     message naming the bad value is kept for the calling thread and can be
+ *     read with fpx_last_error(); calls that take a context also keep it in
+ *     the context (fpx_ctx_last_error()).
+ *   - Out-parameters come last, are named out_*, and are cleared (zeroed or
+ *     set to NULL) when the call fails. No call writes a partial result: a
+ *     failing call leaves every caller buffer as it was unless that buffer is
+ *     documented as scratch.
+ *   - The library never aborts, never prints and never calls exit().
+ *   - Unless a function says otherwise it is thread-safe and keeps no state.
+ */
+#ifndef FPX_H
+#define FPX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(FPX_BUILDING_LIBRARY)
+#define FPX_API __attribute__((visibility("default")))
+#else
+#define FPX_API
+#endif
+
+#define FPX_VERSION_MAJOR 0
+#define FPX_VERSION_MINOR 1
+#define FPX_VERSION_PATCH 0
+#define FPX_VERSION_NUMBER \
+  (FPX_VERSION_MAJOR * 10000 + FPX_VERSION_MINOR * 100 + FPX_VERSION_PATCH)
+#define FPX_VERSION_STRING "0.1.0"
+
+/* Returns FPX_VERSION_NUMBER of the library actually linked. */
+FPX_API unsigned fpx_version_number(void);
+
+/* ------------------------------------------------------------------------
+ * Status codes. Values are stable and never renumbered.
+ * ------------------------------------------------------------------------ */
+#define FPX_STATUS_MAP(X)                                                     \
+  X(OK, 0, "success")                                                         \
+  X(ERR_INVALID_ARGUMENT, 1, "invalid argument")                              \
+  X(ERR_UNSUPPORTED_FORMAT, 2, "unsupported number format")                   \
+  X(ERR_NON_FINITE, 3, "input holds NaN or infinity")                         \
+  X(ERR_OUT_OF_MEMORY, 4, "out of memory")                                    \
+  X(ERR_NO_DEVICE, 5, "no CUDA driver or device available")                   \
+  X(ERR_DRIVER, 6, "CUDA driver call failed")                                 \
+  X(ERR_COMPILE, 7, "kernel compilation failed")                              \
+  X(ERR_UNSUPPORTED_SHAPE, 8, "problem shape not supported")                  \
+  X(ERR_MISALIGNED, 9, "pointer misaligned")                                  \
+  X(ERR_BUFFER_TOO_SMALL, 10, "buffer too small")                             \
+  X(ERR_INTERNAL, 11, "internal error")                                       \
+  X(ERR_IO, 12, "input/output error")
+
+typedef enum fpx_status {
+#define FPX__STATUS_ENUM(name, value, text) FPX_##name = value,
+  FPX_STATUS_MAP(FPX__STATUS_ENUM)
+#undef FPX__STATUS_ENUM
+} fpx_status;
+
+/* "FPX_ERR_NON_FINITE" etc.; "FPX_UNKNOWN_STATUS" for values not in the map. */
+FPX_API const char *fpx_status_name(fpx_status status);
+/* A short English description of the status; never NULL. */
+FPX_API const char *fpx_strerror(fpx_status status);
+/* The detail message of the last failing fpx call made by this thread
+ * (names the bad value, carries compiler logs). "" if none. The pointer stays
+ * valid until this thread's next fpx call. */
+FPX_API const char *fpx_last_error(void);
+
+/* ------------------------------------------------------------------------
+ * Element types of dense host and device buffers.
+ * ------------------------------------------------------------------------ */
+typedef enum fpx_dtype {
+  FPX_DTYPE_F32 = 0,  /* IEEE binary32 */
+  FPX_DTYPE_F16 = 1,  /* IEEE binary16, stored as uint16_t bit patterns */
+  FPX_DTYPE_BF16 = 2, /* bfloat16, stored as uint16_t bit patterns */
+} fpx_dtype;
+
+/* "f32", "f16", "bf16"; NULL for values outside the enum. */
+FPX_API const char *fpx_dtype_name(fpx_dtype dtype);
+/* Parses "f32"/"fp32"/"float32", "f16"/"fp16"/"float16", "bf16"/"bfloat16". */
+FPX_API fpx_status fpx_dtype_parse(const char *name, fpx_dtype *out_dtype);
+/* Scalar conversions, round to nearest even; NaN stays NaN. */
+FPX_API uint16_t fpx_f32_to_f16(float x);
+FPX_API float fpx_f16_to_f32(uint16_t bits);
+FPX_API uint16_t fpx_f32_to_bf16(float x);
+FPX_API float fpx_bf16_to_f32(uint16_t bits);
+
+/* ------------------------------------------------------------------------
+ * eXmY number formats.
+ *
+ * A format has 1 sign bit, E exponent bits (1..5) and M mantissa bits (>= 0),
+ * 3 to 8 bits in all. Exponent bias is 2^(E-1)-1. Exponent field 0 encodes
+ * zero and subnormals. Semantics of the top exponent field:
+ *   - formats below 8 bits: all codes are finite (no Inf, no NaN);
+ *   - e4m3: OCP E4M3FN: no Inf; S.1111.111 is NaN; largest finite 448;
+ *   - e5m2: IEEE-like: exponent field 31 holds Inf (mantissa 0) and NaN;
+ *   - every other 8-bit split (e1m6, e2m5, e3m4): all codes finite.
+ * A code is an unsigned byte holding the format's bits in its low bits:
+ * sign at bit E+M, then the exponent field, then the mantissa.
+ * ------------------------------------------------------------------------ */
+typedef struct fpx_format {
+  uint8_t exp_bits; /* E */
+  uint8_t man_bits; /* M */
+} fpx_format;
+
+typedef struct fpx_format_info {
+  fpx_format format;
+  char name[8];            /* canonical name, "e3m2" */
+  int bits;                /* 1 + E + M */
+  int bias;                /* 2^(E-1) - 1 */
+  double max_finite;       /* largest finite value */
+  double min_normal;       /* smallest positive normal value */
+  double min_subnormal;    /* smallest positive value (subnormal if M > 0) */
+  int has_inf;             /* 1 for e5m2 only */
+  int has_nan;             /* 1 for e4m3 and e5m2 */
+  int num_codes;           /* 2^bits */
+} fpx_format_info;
+
+/* Parses a format name. Accepted (case-insensitive): "eXmY" for every
+ * supported split, the aliases "fp4" (e2m1), "fp5" (e2m2), "fp6" (e3m2),
+ * "fp8" (e4m3), and "fpB_eXmY" where B = 1+X+Y ("fp6_e2m3"). Anything else
+ * (NULL, "", "e0m3", "e6m2", "e4m4", "fp9", ...) gives
+ * FPX_ERR_UNSUPPORTED_FORMAT with a message naming the input. */
+FPX_API fpx_status fpx_format_parse(const char *name, fpx_format *out_format);
+/* Fills *out_info for a format; FPX_ERR_UNSUPPORTED_FORMAT if the split is
+ * outside the supported range. */
+FPX_API fpx_status fpx_format_get_info(fpx_format format,
+                                       fpx_format_info *out_info);
+/* Number of supported formats, and the i-th one in order of bits, then E. */
+FPX_API size_t fpx_format_count(void);
+FPX_API fpx_format fpx_format_at(size_t index);
+
+/* Decodes one code (only its low `bits` bits are used) to double: exact. */
+FPX_API fpx_status fpx_decode_value(fpx_format format, unsigned code,
+                                    double *out_value);
+/* Encodes one value: round to nearest, ties to the even code, saturate
+ * finite values and infinities to +-max_finite (e5m2 keeps +-Inf), keep the
+ * sign of zero. NaN becomes the format's NaN (sign kept) where it has one;
+ * for formats without NaN it is FPX_ERR_NON_FINITE. */
+FPX_API fpx_status fpx_encode_value(fpx_format format, double value,
+                                    uint8_t *out_code);
+
+/* Bulk encode of `count` elements of `src_dtype` into one code per byte.
+ * Same rounding as fpx_encode_value. A NaN in a format without NaN gives
+ * FPX_ERR_NON_FINITE naming its index, and out_codes is left untouched. */
+FPX_API fpx_status fpx_encode(fpx_format format, fpx_dtype src_dtype,
+                              const void *src, size_t count,
+                              uint8_t *out_codes);
+/* Bulk decode of one code per byte into `dst_dtype` (rounded to nearest even
+ * where the destination is narrower; e5m0/e5m1 top-binade values exceed f16
+ * and become Inf there). */
+FPX_API fpx_status fpx_decode(fpx_format format, const uint8_t *codes,
+                              size_t count, fpx_dtype dst_dtype, void *out_dst);
+
+/* ------------------------------------------------------------------------
+ * Weight quantization (CPU).
+ *
+ * W[N,K] is quantized to one code per element plus FP32 scales with
+ *   dequant(W)[n][k] = decode(code[n][k]) * scale[n][k / G]
+ * Scale layout: group_size 0 = one scale per output row (scales has N
+ * entries); group_size G in {32, 64, 128, 256} = one scale per G consecutive
+ * elements of a row (scales is [N][ceil(K/G)], row-major; the last group of a
+ * row may be short). A computed scale is absmax(group) / max_finite rounded
+ * to FP32; a group that is all zero gets scale 1.
+ * ------------------------------------------------------------------------ */
+typedef struct fpx_quant_params {
+  size_t struct_size; /* sizeof(fpx_quant_params) */
+  int group_size;     /* 0 (per row) or 32, 64, 128, 256 */
+  /* Caller-given scales in the layout above (finite, > 0), or NULL to compute
+   * them. When given they are copied to out_scales. */
+  const float *given_scales;
+} fpx_quant_params;
+
+/* Number of scales for a weight of n x k under group_size; 0 if invalid. */
+FPX_API size_t fpx_scale_count(size_t n, size_t k, int group_size);
+
+/* Quantizes W[n,k] of `src_dtype`. out_codes holds n*k bytes, out_scales
+ * fpx_scale_count(n, k, group_size) floats. NaN or Inf in W (or a bad given
+ * scale) is an error naming its row and column; nothing is written then. */
+FPX_API fpx_status fpx_quantize(fpx_format format, fpx_dtype src_dtype,
+                                const void *w, size_t n, size_t k,
+                                const fpx_quant_params *params,
+                                uint8_t *out_codes, float *out_scales);
+/* Dequantizes codes and scales back to `dst_dtype`, out_w holds n*k. */
+FPX_API fpx_status fpx_dequantize(fpx_format format, const uint8_t *codes,
+                                  const float *scales, size_t n, size_t k,
+                                  int group_size, fpx_dtype dst_dtype,
+                                  void *out_w);
+
+/* ------------------------------------------------------------------------
+ * Packing.
+ *
+ * Plain interchange layout: the codes of a row-major matrix (or any array)
+ * form one bit stream, element i occupying stream bits [i*b, (i+1)*b) with
+ * its least significant bit first; stream bit s is bit (s % 8) of byte s / 8.
+ * Unused high bits of the last byte are zero. Size: ceil(count * b / 8).
+ *
+ * Tiled GPU layout (what the kernels read): see docs/LAYOUT.md. The matrix is
+ * padded with zero codes to N a multiple of 16 and K a multiple of 256. Each
+ * 16 x 256 block is stored as b * 512 contiguous bytes, split into bit planes
+ * of widths 8/4/2/1 (the binary digits of b), in the order each GPU thread
+ * reads its tensor-core fragments with 16-byte loads.
+ * ------------------------------------------------------------------------ */
+FPX_API size_t fpx_plain_packed_size(fpx_format format, size_t count);
+FPX_API fpx_status fpx_pack_plain(fpx_format format, const uint8_t *codes,
+                                  size_t count, uint8_t *out_packed);
+FPX_API fpx_status fpx_unpack_plain(fpx_format format, const uint8_t *packed,
+                                    size_t count, uint8_t *out_codes);
+
+#define FPX_TILE_N 16
+#define FPX_TILE_K 256
+/* Bytes of the tiled layout for an n x k weight; 0 if the format is invalid. */
+FPX_API size_t fpx_tiled_packed_size(fpx_format format, size_t n, size_t k);
+FPX_API fpx_status fpx_pack_tiled(fpx_format format, const uint8_t *codes,
+                                  size_t n, size_t k, uint8_t *out_packed);
+FPX_API fpx_status fpx_unpack_tiled(fpx_format format, const uint8_t *packed,
+                                    size_t n, size_t k, uint8_t *out_codes);
+
+/* ------------------------------------------------------------------------
+ * CPU reference GEMM in double precision, for tests and checks:
+ *   Y[m][n] = sum_k X[m][k] * dequant(W)[n][k]
+ * X is m x k of x_dtype; W is given as codes + scales as fpx_quantize makes.
+ * out_y is m x n doubles.
+ * ------------------------------------------------------------------------ */
+FPX_API fpx_status fpx_reference_gemm(fpx_format format, fpx_dtype x_dtype,
+                                      const void *x, const uint8_t *codes,
+                                      const float *scales, int group_size,
+                                      size_t m, size_t n, size_t k,
+                                      double *out_y);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FPX_H */
