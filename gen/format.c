@@ -48,7 +48,8 @@ static void build_traits(fpx__format_traits *t, int e_bits, int m_bits) {
   memset(t, 0, sizeof *t);
   info->format.exp_bits = (uint8_t)e_bits;
   info->format.man_bits = (uint8_t)m_bits;
-  snprintf(info->name, sizeof info->name, "e%dm%d", e_bits, m_bits);
+  /* E and M are single digits; %c keeps the size visible to the compiler */
+  snprintf(info->name, sizeof info->name, "e%cm%c", (char)('0' + e_bits), (char)('0' + m_bits));
   info->bits = 1 + e_bits + m_bits;
   info->bias = (1 << (e_bits - 1)) - 1;
   info->num_codes = 1 << info->bits;

@@ -2,6 +2,7 @@
  * reference_gemm.c - the CPU reference Y = X * dequant(W)^T in double
  * precision, the ground truth for GPU tests and tuner checks.
  */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "dtype.h"
@@ -29,6 +30,10 @@ FPX_API fpx_status fpx_reference_gemm(fpx_format format, fpx_dtype x_dtype,
   if (m == 0 || n == 0 || k == 0)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: m=%zu n=%zu k=%zu must be >= 1", who,
                       m, n, k);
+  if (m > SIZE_MAX / sizeof(double) / k || n > SIZE_MAX / sizeof(double) / k ||
+      m > SIZE_MAX / sizeof(double) / n)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: m=%zu n=%zu k=%zu overflows", who, m,
+                      n, k);
   if (group_size != 0 && group_size != 32 && group_size != 64 && group_size != 128 &&
       group_size != 256)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: group_size %d is not supported", who,
