@@ -1,0 +1,266 @@
+/*
+ * test_cli.c - the fpx-tune command's output formats and exit codes, run as
+ * a child process ($FPX_TUNE, default build/fpx-tune).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support.h"
+
+#define OUT_SIZE 65536
+
+typedef struct cli_result {
+  int exit_code;
+  char out[OUT_SIZE]; /* stdout */
+  char err[OUT_SIZE]; /* stderr */
+} cli_result;
+
+static void read_file(const char *path, char *buf) {
+  FILE *f = fopen(path, "rb");
+  size_t n = 0;
+  if (f != NULL) {
+    n = fread(buf, 1, OUT_SIZE - 1, f);
+    fclose(f);
+  }
+  buf[n] = '\0';
+}
+
+/* Runs "$FPX_TUNE args" through the shell, capturing stdout and stderr. */
+static cli_result *run(const char *args) {
+  static cli_result r;
+  const char *tool = getenv("FPX_TUNE");
+  char err_path[] = "/tmp/fpx_cli_err_XXXXXX", out_path[] = "/tmp/fpx_cli_out_XXXXXX";
+  int fd_err = mkstemp(err_path), fd_out = mkstemp(out_path);
+  cr_assert(fd_err >= 0 && fd_out >= 0);
+  char command[1024];
+  snprintf(command, sizeof command, "%s %s >%s 2>%s", tool ? tool : "build/fpx-tune", args,
+           out_path, err_path);
+  int status = system(command);
+  cr_assert(status != -1 && WIFEXITED(status), "%s did not exit normally", command);
+  r.exit_code = WEXITSTATUS(status);
+  read_file(out_path, r.out);
+  read_file(err_path, r.err);
+  close(fd_err);
+  close(fd_out);
+  unlink(err_path);
+  unlink(out_path);
+  return &r;
+}
+
+static int count_lines(const char *s) {
+  int n = 0;
+  for (; *s; s++)
+    if (*s == '\n') n++;
+  return n;
+}
+
+/* 1 if `line` (without newline) is a whole line of s. */
+static int has_line(const char *s, const char *line) {
+  size_t len = strlen(line);
+  for (const char *p = s; (p = strstr(p, line)) != NULL; p++)
+    if ((p == s || p[-1] == '\n') && (p[len] == '\n' || p[len] == '\0')) return 1;
+  return 0;
+}
+
+Test(cli, help_prints_usage_on_stdout_and_exits_0) {
+  cli_result *r = run("--help");
+  cr_assert_eq(r->exit_code, 0);
+  cr_assert(contains(r->out, "usage:") && contains(r->out, "formats") &&
+            contains(r->out, "encode"), "%s", r->out);
+  cr_assert_eq(run("-h")->exit_code, 0);
+}
+
+Test(cli, every_subcommand_has_help) {
+  static const char *const commands[] = {"formats", "format", "encode"};
+  for (size_t i = 0; i < 3; i++) {
+    char args[64];
+    snprintf(args, sizeof args, "%s --help", commands[i]);
+    cli_result *r = run(args);
+    cr_assert_eq(r->exit_code, 0, "%s", args);
+    cr_assert(contains(r->out, "usage:") && contains(r->out, commands[i]), "%s", r->out);
+    snprintf(args, sizeof args, "%s -h", commands[i]);
+    cr_assert_eq(run(args)->exit_code, 0, "%s", args);
+  }
+}
+
+Test(cli, no_arguments_is_a_usage_error) {
+  cli_result *r = run("");
+  cr_assert_eq(r->exit_code, 2);
+  cr_assert(contains(r->err, "usage:"));
+}
+
+Test(cli, unknown_subcommand_exits_2_naming_it) {
+  cli_result *r = run("frobnicate");
+  cr_assert_eq(r->exit_code, 2);
+  cr_assert(contains(r->err, "frobnicate"), "%s", r->err);
+  cr_assert_str_eq(r->out, "");
+}
+
+Test(cli, unknown_options_exit_2_naming_them) {
+  cli_result *r = run("--bogus");
+  cr_assert_eq(r->exit_code, 2);
+  cr_assert(contains(r->err, "--bogus"), "%s", r->err);
+  r = run("format e3m2 --wide");
+  cr_assert_eq(r->exit_code, 2);
+  cr_assert(contains(r->err, "--wide"), "%s", r->err);
+  r = run("encode e3m2 --wide 1");
+  cr_assert_eq(r->exit_code, 2);
+  cr_assert(contains(r->err, "--wide"), "%s", r->err);
+  r = run("formats extra");
+  cr_assert_eq(r->exit_code, 2);
+  cr_assert(contains(r->err, "extra"), "%s", r->err);
+}
+
+Test(cli, formats_lists_every_format_and_the_aliases) {
+  cli_result *r = run("formats");
+  cr_assert_eq(r->exit_code, 0);
+  for (size_t i = 0; i < fpx_format_count(); i++) {
+    fpx_format_info info = info_of(fpx_format_at(i));
+    char start[16];
+    snprintf(start, sizeof start, "\n%s ", info.name);
+    cr_assert(contains(r->out, start), "%s missing", info.name);
+  }
+  cr_assert(contains(r->out, "448") && contains(r->out, "57344"));
+  cr_assert(contains(r->out, "fp4=e2m1") && contains(r->out, "fp5=e2m2") &&
+            contains(r->out, "fp6=e3m2") && contains(r->out, "fp8=e4m3"), "%s", r->out);
+}
+
+Test(cli, format_prints_properties_as_key_value_lines) {
+  cli_result *r = run("format fp8");
+  cr_assert_eq(r->exit_code, 0);
+  cr_assert(has_line(r->out, "name: e4m3"), "%s", r->out);
+  cr_assert(has_line(r->out, "bits: 8"));
+  cr_assert(has_line(r->out, "bias: 7"));
+  cr_assert(has_line(r->out, "max_finite: 448"));
+  cr_assert(has_line(r->out, "min_normal: 0.015625"));
+  cr_assert(has_line(r->out, "min_subnormal: 0.001953125"));
+  cr_assert(has_line(r->out, "has_inf: no"));
+  cr_assert(has_line(r->out, "has_nan: yes"));
+}
+
+Test(cli, e2m1_table_has_16_lines_with_6_at_0x07) {
+  cli_result *r = run("format e2m1 --table");
+  cr_assert_eq(r->exit_code, 0);
+  cr_assert_eq(count_lines(r->out), 16);
+  cr_assert(has_line(r->out, "0x00\t0"));
+  cr_assert(has_line(r->out, "0x01\t0.5"));
+  cr_assert(has_line(r->out, "0x07\t6"), "%s", r->out);
+  cr_assert(has_line(r->out, "0x08\t-0"));
+  cr_assert(has_line(r->out, "0x0f\t-6"));
+}
+
+Test(cli, table_lines_match_the_library_for_every_format) {
+  for (size_t i = 0; i < fpx_format_count(); i++) {
+    fpx_format f = fpx_format_at(i);
+    fpx_format_info info = info_of(f);
+    char args[64], line[64];
+    snprintf(args, sizeof args, "format %s --table", info.name);
+    cli_result *r = run(args);
+    cr_assert_eq(r->exit_code, 0);
+    cr_assert_eq(count_lines(r->out), info.num_codes, "%s", info.name);
+    for (unsigned c = 0; c < (unsigned)info.num_codes; c++) {
+      double v = ref_decode(f.exp_bits, f.man_bits, c);
+      if (isnan(v)) snprintf(line, sizeof line, "0x%02x\tnan", c);
+      else if (isinf(v)) snprintf(line, sizeof line, "0x%02x\t%s", c, v < 0 ? "-inf" : "inf");
+      else snprintf(line, sizeof line, "0x%02x\t%.9g", c, v);
+      cr_assert(has_line(r->out, line), "%s: no line '%s'", info.name, line);
+    }
+  }
+}
+
+Test(cli, e4m3_table_spells_nan) {
+  cli_result *r = run("format e4m3 --table");
+  cr_assert_eq(r->exit_code, 0);
+  cr_assert(has_line(r->out, "0x7f\tnan"));
+  cr_assert(has_line(r->out, "0xff\tnan"), "negative NaN must print as nan");
+  cr_assert(has_line(r->out, "0x7e\t448"));
+  cr_assert(!contains(r->out, "-nan"));
+}
+
+Test(cli, e5m2_table_spells_infinities) {
+  cli_result *r = run("format e5m2 --table");
+  cr_assert_eq(r->exit_code, 0);
+  cr_assert(has_line(r->out, "0x7c\tinf"));
+  cr_assert(has_line(r->out, "0xfc\t-inf"));
+  cr_assert(has_line(r->out, "0x7b\t57344"));
+  cr_assert(has_line(r->out, "0xfd\tnan"));
+  cr_assert(!contains(r->out, "-nan"));
+}
+
+Test(cli, format_without_a_name_exits_2) {
+  cli_result *r = run("format");
+  cr_assert_eq(r->exit_code, 2);
+  cr_assert(contains(r->err, "missing"), "%s", r->err);
+  cr_assert_eq(run("format --table")->exit_code, 2);
+}
+
+Test(cli, bad_format_names_exit_2_naming_them) {
+  static const char *const names[] = {"e0m3", "e6m2", "e4m4", "fp9", "fp7_e3m2", "''"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    char args[64];
+    snprintf(args, sizeof args, "format %s", names[i]);
+    cli_result *r = run(args);
+    cr_assert_eq(r->exit_code, 2, "%s", args);
+    cr_assert_str_eq(r->out, "");
+    if (names[i][0] != '\'') cr_assert(contains(r->err, names[i]), "%s", r->err);
+    snprintf(args, sizeof args, "encode %s -- 1", names[i]);
+    cr_assert_eq(run(args)->exit_code, 2, "%s", args);
+  }
+}
+
+Test(cli, encode_prints_one_code_per_value) {
+  cli_result *r = run("encode e2m1 -- 5 -5 6 100 0.5 -0");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  cr_assert_str_eq(r->out, "0x06\n0x0e\n0x07\n0x07\n0x01\n0x08\n");
+}
+
+Test(cli, encode_rounds_ties_to_even_like_the_library) {
+  cli_result *r = run("encode e3m2 -- 0.03125 0.09375 0.15625 inf -inf");
+  cr_assert_eq(r->exit_code, 0);
+  cr_assert_str_eq(r->out, "0x00\n0x02\n0x02\n0x1f\n0x3f\n");
+}
+
+Test(cli, encode_keeps_inf_for_e5m2_and_nan_for_e4m3) {
+  cli_result *r = run("encode e5m2 -- inf -inf 1e9");
+  cr_assert_eq(r->exit_code, 0);
+  cr_assert_str_eq(r->out, "0x7c\n0xfc\n0x7b\n");
+  r = run("encode fp8 -- nan inf");
+  cr_assert_eq(r->exit_code, 0);
+  cr_assert_str_eq(r->out, "0x7f\n0x7e\n");
+}
+
+Test(cli, encode_without_dashes_takes_plain_values) {
+  cli_result *r = run("encode e2m1 1.5 3");
+  cr_assert_eq(r->exit_code, 0);
+  cr_assert_str_eq(r->out, "0x03\n0x05\n");
+}
+
+Test(cli, encode_nan_into_a_format_without_nan_exits_2_and_prints_nothing) {
+  cli_result *r = run("encode e2m1 -- 1 nan");
+  cr_assert_eq(r->exit_code, 2);
+  cr_assert_str_eq(r->out, "");
+  cr_assert(contains(r->err, "NaN") && contains(r->err, "e2m1"), "%s", r->err);
+}
+
+Test(cli, encode_bad_number_exits_2_naming_it) {
+  cli_result *r = run("encode e2m1 -- 1 1.5x");
+  cr_assert_eq(r->exit_code, 2);
+  cr_assert_str_eq(r->out, "");
+  cr_assert(contains(r->err, "1.5x"), "%s", r->err);
+  cr_assert_eq(run("encode e2m1 -- ''")->exit_code, 2);
+}
+
+Test(cli, encode_without_values_or_format_exits_2) {
+  cr_assert_eq(run("encode e2m1")->exit_code, 2);
+  cr_assert_eq(run("encode e2m1 --")->exit_code, 2);
+  cr_assert_eq(run("encode")->exit_code, 2);
+  cr_assert_eq(run("encode -- 1")->exit_code, 2);
+}
+
+Test(cli, version_prints_the_library_version) {
+  cli_result *r = run("--version");
+  cr_assert_eq(r->exit_code, 0);
+  cr_assert(contains(r->out, FPX_VERSION_STRING), "%s", r->out);
+}
