@@ -13,7 +13,7 @@ PKGS := sqlite3 libcjson criterion
 DEB_PKGS := libsqlite3-dev libcjson-dev libcriterion-dev pkg-config
 
 # Install missing build dependencies once, before anything else is built.
-ifeq ($(filter deps clean help,$(MAKECMDGOALS)),)
+ifeq ($(filter deps clean help gpu-test bench,$(MAKECMDGOALS)),)
   ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && echo ok),ok)
     $(info fpx: installing missing build dependencies ($(DEB_PKGS)))
     DEPS_RESULT := $(shell $(MAKE) --no-print-directory deps >&2 && echo ok)
@@ -47,11 +47,11 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/generated/templates_embe
 TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all test asan install deps clean help
+.PHONY: all test asan install deps clean help device-bundle gpu-test bench
 all: $(BUILD)/libfpx.so $(BUILD)/libfpx.a $(BUILD)/fpx-tune
 
 help:
-	@echo "targets: all test asan install deps clean"
+	@echo "targets: all test asan install deps clean device-bundle gpu-test bench"
 
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
@@ -84,6 +84,32 @@ $(BUILD)/fpx-tune: $(TOOL_OBJ) $(BUILD)/libfpx.a
 $(BUILD)/test_fpx: $(TEST_OBJ) $(BUILD)/libfpx.a $(BUILD)/fpx-tune
 	$(CC) -o $@ $(TEST_OBJ) $(BUILD)/libfpx.a $(LIBS) $(shell pkg-config --libs criterion)
 
+GPU_TEST_SRC := $(wildcard tests/gpu/*.c)
+GPU_TEST_OBJ := $(GPU_TEST_SRC:%.c=$(BUILD)/obj/%.o)
+$(BUILD)/test_gpu: $(GPU_TEST_OBJ) $(BUILD)/libfpx.a
+	$(CC) -o $@ $(GPU_TEST_OBJ) $(BUILD)/libfpx.a $(LIBS) $(shell pkg-config --libs criterion)
+
+# Libraries the GPU machine lacks travel with the binaries; glibc, the CUDA
+# toolkit's NVRTC and SQLite are there already.
+BUNDLE ?= bundle
+BUNDLE_SKIP := 'libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libresolv\.so|ld-linux|libnvrtc|libsqlite3'
+device-bundle: $(BUILD)/fpx-tune $(BUILD)/test_gpu
+	rm -rf $(BUNDLE) && mkdir -p $(BUNDLE)/bin $(BUNDLE)/lib
+	cp $(BUILD)/fpx-tune $(BUILD)/test_gpu $(BUNDLE)/bin/
+	ldd $(BUILD)/fpx-tune $(BUILD)/test_gpu | awk '/=> \// {print $$3}' | sort -u | \
+	  grep -Ev $(BUNDLE_SKIP) | xargs -r -I{} cp -L {} $(BUNDLE)/lib/
+	cp tools/bundle-run.sh $(BUNDLE)/run && chmod +x $(BUNDLE)/run
+	@du -sh $(BUNDLE)
+
+gpu-test:
+	@test -x $(BUNDLE)/run || { echo "no $(BUNDLE)/: run 'make device-bundle' on the build machine"; exit 2; }
+	$(BUNDLE)/run test_gpu --jobs $${FPX_TEST_JOBS:-8} $(GPU_TEST_ARGS)
+
+BENCH_ARGS ?= --model llama3-70b
+bench:
+	@test -x $(BUNDLE)/run || { echo "no $(BUNDLE)/: run 'make device-bundle' on the build machine"; exit 2; }
+	$(BUNDLE)/run fpx-tune bench $(BENCH_ARGS)
+
 test: $(BUILD)/test_fpx
 	FPX_TUNE=$(BUILD)/fpx-tune $(BUILD)/test_fpx --jobs 2
 
@@ -102,4 +128,4 @@ install: all
 	  tools/fpx.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fpx.pc
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan $(BUNDLE)

@@ -6,10 +6,20 @@
 #include "layout.h"
 
 int fpx__layout_locate(int bits, unsigned row, unsigned col, fpx__layout_slot *slots) {
-  /* fragment coordinates of A[row][col] in mma.m16n8k16 (row-major A) */
-  const unsigned t = col / 16, cc = col % 16;
-  const unsigned j = (row >= 8 ? 1u : 0u) | (cc >= 8 ? 2u : 0u);
-  const unsigned lane = (row % 8) * 4 + (cc % 8) / 2, half = cc % 2;
+  /* K is permuted inside each 32-column slice so that a thread's activation
+   * values for two consecutive k16 tiles are 8 consecutive columns (one
+   * 16-byte load): column c of the block belongs to k16 tile
+   * t = 2 * (c / 32) + (c % 8) / 4, to the lane column group tig = (c % 32) / 8,
+   * and to register r = c % 4 of that lane's four values in the tile. Each
+   * k16 tile still covers columns of a single 32-aligned slice, so group
+   * scales of 32 or more apply to whole tiles. */
+  const unsigned slice = col / 32, w = col % 32;
+  const unsigned tig = w / 8, rest = w % 8;
+  const unsigned t = 2 * slice + rest / 4, r = rest % 4;
+  /* fragment position of register r of lane column group tig in
+   * mma.m16n8k16's A operand: columns 2*tig, 2*tig+1, 2*tig+8, 2*tig+9 */
+  const unsigned j = (row >= 8 ? 1u : 0u) | ((r >> 1) << 1);
+  const unsigned lane = (row % 8) * 4 + tig, half = r & 1;
   const unsigned q = t * 4 + j; /* pair sequence number, 0..63 */
   int planes = 0;
   unsigned plane_offset = 0;    /* in units of 512 bytes */

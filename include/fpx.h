@@ -237,6 +237,107 @@ FPX_API fpx_status fpx_reference_gemm(fpx_format format, fpx_dtype x_dtype,
                                       size_t m, size_t n, size_t k,
                                       double *out_y);
 
+/* ------------------------------------------------------------------------
+ * GPU context.
+ *
+ * A context binds one CUDA device (through its primary context, the one the
+ * CUDA runtime and PyTorch use, so device pointers from cudaMalloc work as
+ * is). The CUDA driver is loaded with dlopen on first use: without a driver
+ * or device every GPU call returns FPX_ERR_NO_DEVICE. Kernels are generated
+ * and compiled with NVRTC on first use and kept in the context. A context is
+ * thread-safe: several host threads may share it.
+ * ------------------------------------------------------------------------ */
+typedef struct fpx_ctx fpx_ctx;
+typedef struct fpx_weights fpx_weights;
+typedef void *fpx_stream;        /* a CUstream / cudaStream_t; NULL = default */
+typedef uint64_t fpx_devptr;     /* a device address (CUdeviceptr) */
+
+typedef struct fpx_ctx_options {
+  size_t struct_size; /* sizeof(fpx_ctx_options) */
+  int device;         /* CUDA device ordinal, default 0 */
+} fpx_ctx_options;
+
+/* Creates a context. options may be NULL (device 0). */
+FPX_API fpx_status fpx_ctx_create(const fpx_ctx_options *options, fpx_ctx **out_ctx);
+/* Destroys a context and everything it owns (kernels, workspaces); accepts
+ * NULL. The caller must make sure no work of the context is still running. */
+FPX_API void fpx_ctx_destroy(fpx_ctx *ctx);
+/* The detail of the context's last failure (compile log, driver error name,
+ * the bad value); "" if none. Valid until the next failing call. */
+FPX_API const char *fpx_ctx_last_error(const fpx_ctx *ctx);
+
+typedef struct fpx_device_info {
+  char name[128];     /* "NVIDIA H100 80GB HBM3" */
+  char arch[16];      /* compile target: "sm_90a", "sm_89", "sm_80" */
+  int sm_count;
+  int driver_version; /* as cuDriverGetVersion: 13000 = 13.0 */
+} fpx_device_info;
+FPX_API fpx_status fpx_ctx_device_info(fpx_ctx *ctx, fpx_device_info *out_info);
+
+/* ------------------------------------------------------------------------
+ * Weights on the device.
+ *
+ * fpx_weights_upload packs codes (one per byte, as fpx_quantize makes them)
+ * into the tiled layout on the host and copies codes and FP32 scales to the
+ * device once. Codes that decode to NaN or Inf are rejected. The weights
+ * belong to the context and must be destroyed before it.
+ * ------------------------------------------------------------------------ */
+FPX_API fpx_status fpx_weights_upload(fpx_ctx *ctx, fpx_format format,
+                                      const uint8_t *codes, const float *scales,
+                                      size_t n, size_t k, int group_size,
+                                      fpx_weights **out_weights);
+/* Same, from codes already in the tiled layout (fpx_pack_tiled). */
+FPX_API fpx_status fpx_weights_upload_tiled(fpx_ctx *ctx, fpx_format format,
+                                            const uint8_t *tiled, const float *scales,
+                                            size_t n, size_t k, int group_size,
+                                            fpx_weights **out_weights);
+/* Accepts NULL. */
+FPX_API void fpx_weights_destroy(fpx_weights *weights);
+
+/* ------------------------------------------------------------------------
+ * Weight-only GEMM: Y[M,N] = X[M,K] * dequant(W)[N,K]^T.
+ *
+ * X: FP16 or BF16, row-major [M,K], 16-byte aligned; K must be a multiple
+ * of 8. Y: FP16, BF16 or FP32, row-major [M,N], aligned to its element.
+ * Formats e5m0 and e5m1 need BF16 activations (their top binade exceeds
+ * FP16). Any M >= 1, N >= 1.
+ *
+ * Workspace: split-K needs M*N*split FP32 partials and one counter per output
+ * tile. The context keeps one workspace per stream, grown on demand: the
+ * first call with a new (stream, size) allocates (do it before a CUDA graph
+ * capture); warm calls allocate nothing. The call is asynchronous on
+ * `stream`. Results of a split-K launch are deterministic (partials are
+ * summed in split order).
+ * ------------------------------------------------------------------------ */
+typedef struct fpx_wo_config {
+  int warps_n; /* warps along N per block (16 rows each): 1, 2, 4, 8 */
+  int warps_k; /* warps along K per block, reduced in shared memory: 1, 2, 4 */
+  int m_tiles; /* 8-token tiles per block: 1, 2, 4, 8 */
+  int split_k; /* blocks along K, 1..64, reduced in the kernel */
+} fpx_wo_config;
+
+typedef struct fpx_gemm_args {
+  size_t struct_size;          /* sizeof(fpx_gemm_args) */
+  const fpx_weights *weights;
+  fpx_dtype x_dtype;           /* FPX_DTYPE_F16 or FPX_DTYPE_BF16 */
+  fpx_dtype y_dtype;           /* FPX_DTYPE_F16, FPX_DTYPE_BF16 or FPX_DTYPE_F32 */
+  size_t m;                    /* tokens, >= 1 */
+  fpx_devptr x;                /* [m, k] */
+  fpx_devptr y;                /* [m, n] */
+  const fpx_wo_config *config; /* NULL = the library's choice */
+} fpx_gemm_args;
+
+FPX_API fpx_status fpx_gemm(fpx_ctx *ctx, const fpx_gemm_args *args, fpx_stream stream);
+
+/* The configuration fpx_gemm uses when args->config is NULL. */
+FPX_API fpx_status fpx_gemm_default_config(fpx_ctx *ctx, const fpx_gemm_args *args,
+                                           fpx_wo_config *out_config);
+
+/* Dequantizes the weights to a dense row-major [N,K] FP16 or BF16 matrix on
+ * the device (asynchronous on `stream`). */
+FPX_API fpx_status fpx_dequant(fpx_ctx *ctx, const fpx_weights *weights,
+                               fpx_dtype out_dtype, fpx_devptr out, fpx_stream stream);
+
 #ifdef __cplusplus
 }
 #endif

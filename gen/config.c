@@ -1,0 +1,135 @@
+/*
+ * config.c - the weight-only family's configuration space and heuristic,
+ * and the turning of a configuration into a template instance.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+#include "format.h"
+
+static int dtype_code(fpx_dtype d) { return d == FPX_DTYPE_F16 ? 0 : d == FPX_DTYPE_BF16 ? 1 : 2; }
+
+fpx_status fpx__wo_key_check(const fpx__wo_key *key) {
+  const fpx__format_traits *t;
+  fpx_status st = FPX_OK;
+  FPX_TRY(fpx__format_lookup(key->format, "fpx_gemm", &t));
+  if (key->x_dtype != FPX_DTYPE_F16 && key->x_dtype != FPX_DTYPE_BF16)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT,
+                      "fpx_gemm: x_dtype %s is not supported (use f16 or bf16)",
+                      fpx_dtype_name(key->x_dtype) ? fpx_dtype_name(key->x_dtype) : "(invalid)");
+  if (key->y_dtype != FPX_DTYPE_F16 && key->y_dtype != FPX_DTYPE_BF16 &&
+      key->y_dtype != FPX_DTYPE_F32)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm: y_dtype %d is not a dtype",
+                      (int)key->y_dtype);
+  if (key->x_dtype == FPX_DTYPE_F16 && t->info.format.exp_bits == 5 && !t->info.has_inf)
+    return fpx__error(FPX_ERR_UNSUPPORTED_FORMAT,
+                      "fpx_gemm: format %s needs bf16 activations (its largest values "
+                      "exceed the f16 range)",
+                      t->info.name);
+  if (key->group_size != 0 && key->group_size != 32 && key->group_size != 64 &&
+      key->group_size != 128 && key->group_size != 256)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm: group_size %d is not supported",
+                      key->group_size);
+fail:
+  return st;
+}
+
+fpx_status fpx__wo_config_check(const fpx_wo_config *c) {
+  if (c->warps_n != 1 && c->warps_n != 2 && c->warps_n != 4 && c->warps_n != 8)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "config warps_n %d is not 1, 2, 4 or 8", c->warps_n);
+  if (c->warps_k != 1 && c->warps_k != 2 && c->warps_k != 4)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "config warps_k %d is not 1, 2 or 4", c->warps_k);
+  if (c->m_tiles != 1 && c->m_tiles != 2 && c->m_tiles != 4 && c->m_tiles != 8)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "config m_tiles %d is not 1, 2, 4 or 8", c->m_tiles);
+  if (c->split_k < 1 || c->split_k > 64)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "config split_k %d is outside 1..64", c->split_k);
+  if (c->warps_n * c->warps_k > 16)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT,
+                      "config warps_n * warps_k = %d exceeds 16 warps per block",
+                      c->warps_n * c->warps_k);
+  /* the K-warp reduction buffer is static shared memory: at most 48 KB */
+  if ((c->warps_k - 1) * c->warps_n * c->m_tiles * 512 > 48 * 1024)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT,
+                      "config (warps_k-1)*warps_n*m_tiles*512 = %d bytes of shared memory "
+                      "exceeds 48 KB",
+                      (c->warps_k - 1) * c->warps_n * c->m_tiles * 512);
+  return FPX_OK;
+}
+
+void fpx__wo_config_default(size_t m, size_t n, size_t k, int sm_count,
+                            fpx_wo_config *out) {
+  out->warps_n = 4;
+  out->warps_k = 1;
+  out->m_tiles = m <= 8 ? 1 : m <= 16 ? 2 : m <= 32 ? 4 : 8;
+  const size_t n_tiles = (n + 15) / 16, k_blocks = (k + 255) / 256;
+  const size_t m_blocks = (m + 8 * (size_t)out->m_tiles - 1) / (8 * (size_t)out->m_tiles);
+  const size_t warps = n_tiles * m_blocks;
+  const size_t target = (size_t)(sm_count > 0 ? sm_count : 132) * 16;
+  size_t split = warps >= target ? 1 : (target + warps - 1) / warps;
+  size_t max_split = k_blocks / 2 > 0 ? k_blocks / 2 : 1;
+  if (split > max_split) split = max_split;
+  if (split > 16) split = 16;
+  out->split_k = (int)split;
+}
+
+size_t fpx__wo_config_space(fpx_wo_config *out, size_t max) {
+  static const int wn[] = {1, 2, 4, 8}, wk[] = {1, 2, 4}, mt[] = {1, 2, 4, 8};
+  size_t count = 0;
+  for (size_t a = 0; a < 4; a++)
+    for (size_t b = 0; b < 3; b++)
+      for (size_t c = 0; c < 4; c++) {
+        fpx_wo_config cfg = {wn[a], wk[b], mt[c], 1};
+        if (fpx__wo_config_check(&cfg) != FPX_OK) continue;
+        if (count < max) out[count] = cfg;
+        count++;
+      }
+  fpx__error_clear();
+  return count;
+}
+
+void fpx__wo_gemm_name(const fpx__wo_key *key, const fpx_wo_config *c,
+                       char out[FPX__NAME_EXPR_MAX]) {
+  snprintf(out, FPX__NAME_EXPR_MAX, "fpx::weight_only_gemm<%d,%d,%d,%d,%d,%d,%d,%d>",
+           key->format.exp_bits, key->format.man_bits, dtype_code(key->x_dtype),
+           dtype_code(key->y_dtype), key->group_size, c->warps_n, c->warps_k, c->m_tiles);
+}
+
+void fpx__wo_dequant_name(fpx_format format, fpx_dtype out_dtype, int group_size,
+                          char out[FPX__NAME_EXPR_MAX]) {
+  snprintf(out, FPX__NAME_EXPR_MAX, "fpx::dequantize<%d,%d,%d,%d>", format.exp_bits,
+           format.man_bits, dtype_code(out_dtype), group_size);
+}
+
+/* Field packing: 4 bits E, 4 bits M, 2+2 bits dtypes, 9 bits group,
+ * 4 bits each for the tile config, 4 bits family. */
+uint64_t fpx__wo_gemm_id(const fpx__wo_key *key, const fpx_wo_config *c) {
+  return (uint64_t)key->format.exp_bits | (uint64_t)key->format.man_bits << 4 |
+         (uint64_t)dtype_code(key->x_dtype) << 8 | (uint64_t)dtype_code(key->y_dtype) << 10 |
+         (uint64_t)key->group_size << 12 | (uint64_t)c->warps_n << 21 |
+         (uint64_t)c->warps_k << 25 | (uint64_t)c->m_tiles << 29 | (uint64_t)1 << 40;
+}
+
+uint64_t fpx__wo_dequant_id(fpx_format format, fpx_dtype out_dtype, int group_size) {
+  return (uint64_t)format.exp_bits | (uint64_t)format.man_bits << 4 |
+         (uint64_t)dtype_code(out_dtype) << 10 | (uint64_t)group_size << 12 | (uint64_t)2 << 40;
+}
+
+uint64_t fpx__hash64(const void *data, size_t size, uint64_t seed) {
+  const unsigned char *p = data;
+  uint64_t h = 0xcbf29ce484222325ull ^ seed;
+  for (size_t i = 0; i < size; i++) {
+    h ^= p[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+uint64_t fpx__kernel_hash(const char *template_source, const char *name_expr,
+                          const char *arch) {
+  uint64_t h = fpx__hash64(template_source, strlen(template_source), 0);
+  h = fpx__hash64(name_expr, strlen(name_expr), h);
+  return fpx__hash64(arch, strlen(arch), h);
+}

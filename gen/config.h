@@ -1,0 +1,54 @@
+/*
+ * config.h - kernel configurations of the weight-only family: the problem
+ * key, validity rules for an architecture, the default heuristic, and the
+ * instantiation of a configuration into a template name expression.
+ */
+#ifndef FPX_GEN_CONFIG_H
+#define FPX_GEN_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fpx.h"
+
+/* What a weight-only kernel is specialised for, besides its tile config. */
+typedef struct fpx__wo_key {
+  fpx_format format;
+  fpx_dtype x_dtype; /* f16 or bf16 */
+  fpx_dtype y_dtype; /* f16, bf16 or f32 */
+  int group_size;    /* 0 or 32..256 */
+} fpx__wo_key;
+
+#define FPX__TEMPLATE_WEIGHT_ONLY "weight_only.cuh"
+#define FPX__NAME_EXPR_MAX 128
+
+/* Checks the key (dtypes, format/dtype pairs); names the bad value. */
+fpx_status fpx__wo_key_check(const fpx__wo_key *key);
+/* Checks a configuration against the family's limits (threads, shared
+ * memory, split-K range); names the bad value. */
+fpx_status fpx__wo_config_check(const fpx_wo_config *config);
+/* The heuristic configuration for a problem on a GPU with sm_count SMs. */
+void fpx__wo_config_default(size_t m, size_t n, size_t k, int sm_count,
+                            fpx_wo_config *out_config);
+/* The compile-time part of the configuration space (split_k = 1): fills up
+ * to `max` entries, returns the number of valid configurations. */
+size_t fpx__wo_config_space(fpx_wo_config *out_configs, size_t max);
+
+/* Name expression of the GEMM instance, "fpx::weight_only_gemm<...>". */
+void fpx__wo_gemm_name(const fpx__wo_key *key, const fpx_wo_config *config,
+                       char out[FPX__NAME_EXPR_MAX]);
+/* Name expression of the dequantize kernel for (format, out dtype, group). */
+void fpx__wo_dequant_name(fpx_format format, fpx_dtype out_dtype, int group_size,
+                          char out[FPX__NAME_EXPR_MAX]);
+/* A 64-bit integer that identifies a compiled GEMM instance in-process
+ * (split_k excluded: it is a launch parameter). */
+uint64_t fpx__wo_gemm_id(const fpx__wo_key *key, const fpx_wo_config *config);
+uint64_t fpx__wo_dequant_id(fpx_format format, fpx_dtype out_dtype, int group_size);
+
+/* Stable 64-bit FNV-1a hash, the identity of a kernel binary across
+ * processes: hash of (template source, name expression, arch). */
+uint64_t fpx__hash64(const void *data, size_t size, uint64_t seed);
+uint64_t fpx__kernel_hash(const char *template_source, const char *name_expr,
+                          const char *arch);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * compile.h - NVRTC compilation of an embedded kernel template instance to a
+ * cubin for one architecture. Needs no GPU.
+ */
+#ifndef FPX_RUNTIME_COMPILE_H
+#define FPX_RUNTIME_COMPILE_H
+
+#include <stddef.h>
+
+#include "fpx.h"
+
+typedef struct fpx__cubin {
+  char *data;              /* malloc'd cubin image */
+  size_t size;
+  char lowered_name[256];  /* mangled kernel symbol of the name expression */
+} fpx__cubin;
+
+/* Compiles `name_expr` (a template instance) of the embedded template
+ * `template_name` for `arch` ("sm_80", "sm_89", "sm_90a", ...). On failure the
+ * NVRTC log is in the thread's error detail (FPX_ERR_COMPILE). */
+fpx_status fpx__compile(const char *template_name, const char *name_expr, const char *arch,
+                        fpx__cubin *out_cubin);
+void fpx__cubin_free(fpx__cubin *cubin);
+/* NVRTC version as major * 1000 + minor * 10 (13000 = 13.0). */
+int fpx__nvrtc_version(void);
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * gemm.c - fpx_gemm and fpx_dequant: validate, pick the configuration, get
+ * the kernel from the context's table (compiling on first use), launch.
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "config.h"
+#include "context.h"
+#include "dtype.h"
+#include "error.h"
+
+static fpx_status check_gemm_args(fpx_ctx *ctx, const fpx_gemm_args *a) {
+  if (ctx == NULL) return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm: ctx is NULL");
+  if (a == NULL) return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm: args is NULL");
+  if (a->struct_size < sizeof(fpx_gemm_args))
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm: args->struct_size %zu < %zu",
+                      a->struct_size, sizeof(fpx_gemm_args));
+  if (a->weights == NULL) return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm: args->weights is NULL");
+  if (a->weights->ctx != ctx)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm: the weights belong to another context");
+  if (a->m == 0 || a->m > INT_MAX)
+    return fpx__error(FPX_ERR_UNSUPPORTED_SHAPE, "fpx_gemm: m = %zu is outside 1..%d", a->m, INT_MAX);
+  if (a->weights->k % 8 != 0)
+    return fpx__error(FPX_ERR_UNSUPPORTED_SHAPE,
+                      "fpx_gemm: K = %zu must be a multiple of 8 (16-byte activation rows)",
+                      a->weights->k);
+  if (a->m * a->weights->n > (size_t)INT_MAX * 8 || a->m * a->weights->k > (size_t)INT_MAX * 8)
+    return fpx__error(FPX_ERR_UNSUPPORTED_SHAPE, "fpx_gemm: m = %zu is too large for this shape", a->m);
+  if (a->x == 0 || a->y == 0)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm: args->%s is a null device pointer",
+                      a->x == 0 ? "x" : "y");
+  if (a->x % 16 != 0)
+    return fpx__error(FPX_ERR_MISALIGNED, "fpx_gemm: x = 0x%llx is not 16-byte aligned",
+                      (unsigned long long)a->x);
+  size_t y_size = fpx__dtype_size(a->y_dtype);
+  if (y_size != 0 && a->y % y_size != 0)
+    return fpx__error(FPX_ERR_MISALIGNED, "fpx_gemm: y = 0x%llx is not %zu-byte aligned",
+                      (unsigned long long)a->y, y_size);
+  return FPX_OK;
+}
+
+static fpx_status resolve(fpx_ctx *ctx, const fpx_gemm_args *a, fpx__wo_key *key,
+                          fpx_wo_config *config) {
+  fpx_status st = FPX_OK;
+  FPX_TRY(check_gemm_args(ctx, a));
+  *key = (fpx__wo_key){a->weights->format, a->x_dtype, a->y_dtype, a->weights->group_size};
+  FPX_TRY(fpx__wo_key_check(key));
+  if (a->config != NULL) {
+    *config = *a->config;
+    FPX_TRY(fpx__wo_config_check(config));
+  } else {
+    fpx__wo_config_default(a->m, a->weights->n, a->weights->k, ctx->info.sm_count, config);
+  }
+fail:
+  return st;
+}
+
+FPX_API fpx_status fpx_gemm_default_config(fpx_ctx *ctx, const fpx_gemm_args *args,
+                                           fpx_wo_config *out_config) {
+  fpx__wo_key key;
+  fpx_wo_config config;
+  fpx_status st = FPX_OK;
+  fpx__error_clear();
+  if (out_config == NULL)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm_default_config: out_config is NULL");
+  memset(out_config, 0, sizeof *out_config);
+  FPX_TRY(check_gemm_args(ctx, args));
+  fpx__wo_config_default(args->m, args->weights->n, args->weights->k, ctx->info.sm_count, &config);
+  (void)key;
+  *out_config = config;
+fail:
+  return ctx && st != FPX_OK ? fpx__ctx_fail(ctx, st) : st;
+}
+
+FPX_API fpx_status fpx_gemm(fpx_ctx *ctx, const fpx_gemm_args *args, fpx_stream stream) {
+  fpx__wo_key key;
+  fpx_wo_config cfg;
+  CUfunction fn;
+  fpx_status st = FPX_OK;
+  fpx__error_clear();
+  FPX_TRY(resolve(ctx, args, &key, &cfg));
+  FPX_TRY(fpx__ctx_enter(ctx));
+  const fpx_weights *w = args->weights;
+  const uint64_t id = fpx__wo_gemm_id(&key, &cfg);
+  /* the name expression is only needed to compile: build it on a miss */
+  fn = fpx__ctx_kernel_find(ctx, id);
+  if (fn == NULL) {
+    char name[FPX__NAME_EXPR_MAX];
+    fpx__wo_gemm_name(&key, &cfg, name);
+    FPX_TRY(fpx__ctx_kernel(ctx, id, FPX__TEMPLATE_WEIGHT_ONLY, name, &fn));
+  }
+  const size_t n_tiles = (w->n + 15) / 16;
+  const unsigned grid_x = (unsigned)((n_tiles + cfg.warps_n - 1) / cfg.warps_n);
+  const unsigned grid_y = (unsigned)((args->m + 8 * cfg.m_tiles - 1) / (8 * cfg.m_tiles));
+  const size_t k_blocks = (w->k + 255) / 256;
+  unsigned split = (unsigned)cfg.split_k;
+  if (split > k_blocks) split = (unsigned)k_blocks;
+  CUdeviceptr partials = 0, counters = 0;
+  if (split > 1)
+    FPX_TRY(fpx__ctx_workspace(ctx, (CUstream)stream, (size_t)split * args->m * w->n * sizeof(float),
+                               (size_t)grid_x * grid_y, &partials, &counters));
+  int m = (int)args->m, n = (int)w->n, k = (int)w->k;
+  void *params[] = {(void *)&w->packed, (void *)&args->x, (void *)&w->scales, (void *)&args->y,
+                    &partials, &counters, &m, &n, &k};
+  FPX_CU(ctx->cu, cuLaunchKernel(fn, grid_x, grid_y, split, 32u * cfg.warps_n * cfg.warps_k, 1, 1,
+                                 0, (CUstream)stream, params, NULL));
+  return FPX_OK;
+fail:
+  return ctx && st != FPX_OK ? fpx__ctx_fail(ctx, st) : st;
+}
+
+FPX_API fpx_status fpx_dequant(fpx_ctx *ctx, const fpx_weights *w, fpx_dtype out_dtype,
+                               fpx_devptr out, fpx_stream stream) {
+  CUfunction fn;
+  char name[FPX__NAME_EXPR_MAX];
+  fpx_status st = FPX_OK;
+  fpx__error_clear();
+  if (ctx == NULL) return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_dequant: ctx is NULL");
+  if (w == NULL) {
+    st = fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_dequant: weights is NULL");
+    goto fail;
+  }
+  if (out_dtype != FPX_DTYPE_F16 && out_dtype != FPX_DTYPE_BF16) {
+    st = fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_dequant: out_dtype %d is not f16 or bf16",
+                    (int)out_dtype);
+    goto fail;
+  }
+  if (out == 0 || out % 2 != 0) {
+    st = fpx__error(out == 0 ? FPX_ERR_INVALID_ARGUMENT : FPX_ERR_MISALIGNED,
+                    "fpx_dequant: out = 0x%llx is %s", (unsigned long long)out,
+                    out == 0 ? "a null device pointer" : "not 2-byte aligned");
+    goto fail;
+  }
+  FPX_TRY(fpx__ctx_enter(ctx));
+  fpx__wo_dequant_name(w->format, out_dtype, w->group_size, name);
+  FPX_TRY(fpx__ctx_kernel(ctx, fpx__wo_dequant_id(w->format, out_dtype, w->group_size),
+                          FPX__TEMPLATE_WEIGHT_ONLY, name, &fn));
+  const size_t blocks = ((w->n + 15) / 16) * ((w->k + 255) / 256);
+  int n = (int)w->n, k = (int)w->k;
+  void *params[] = {(void *)&w->packed, (void *)&w->scales, &out, &n, &k};
+  FPX_CU(ctx->cu, cuLaunchKernel(fn, (unsigned)((blocks + 3) / 4), 1, 1, 128, 1, 1, 0,
+                                 (CUstream)stream, params, NULL));
+  return FPX_OK;
+fail:
+  return fpx__ctx_fail(ctx, st);
+}

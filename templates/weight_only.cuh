@@ -1,0 +1,402 @@
+/*
+ * weight_only.cuh - the weight-only eXmY x FP16/BF16 GEMM family on tensor
+ * cores (mma.sync.m16n8k16, sm_80 and later), and the matching dequantize
+ * kernel. Self-contained: no toolkit headers. Instantiated by name
+ * expression from gen/config.c.
+ *
+ * Computes Y[M,N] = X[M,K] * dequant(W)[N,K]^T as Y^T = W X^T: weights are
+ * the MMA's A operand (16 rows of N per warp), tokens the n8 side.
+ *
+ * Weights arrive in the tiled bit-plane layout (docs/LAYOUT.md): for each
+ * 16 x 256 block a lane reads BITS 16-byte words that hold exactly its A
+ * fragments for the block's 16 k16 tiles. A code becomes an FP16 (or BF16)
+ * bit pattern by shift and mask, which scales it by 2^(bias - 15) (FP16; the
+ * inverse is applied to the FP32 accumulator) or 2^(bias - 127) (BF16; the
+ * inverse is applied in the dequantized register, exactly, to keep FP32
+ * products out of the subnormal range).
+ *
+ * Activations: inside each 32-column slice of a block, lane column group tig
+ * holds columns 8*tig .. 8*tig+7 of both k16 tiles of the slice (the layout
+ * permutes K to match), so X is read with one 16-byte load per token.
+ */
+typedef unsigned int fpx_u32;
+typedef unsigned long long fpx_u64;
+
+namespace fpx {
+
+/* ---- small PTX helpers ------------------------------------------------ */
+
+__device__ __forceinline__ fpx_u64 evict_first_policy() {
+  fpx_u64 policy;
+  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+  return policy;
+}
+
+/* 16-byte streaming load of packed weights: no L1 allocation, L2 evict-first */
+__device__ __forceinline__ uint4 load_weights(const uint4 *p, fpx_u64 policy) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p), "l"(policy));
+  return v;
+}
+
+__device__ __forceinline__ uint4 load_activations(const uint4 *p) {
+  uint4 v;
+  asm volatile("ld.global.nc.v4.u32 {%0,%1,%2,%3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
+template <int ACT_BF16>
+__device__ __forceinline__ void mma_16816(float (&d)[4], const fpx_u32 (&a)[4], fpx_u32 b0,
+                                          fpx_u32 b1) {
+  if (ACT_BF16) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+        "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+}
+
+/* exact bf16x2 multiply on sm_80+: fma with -0 addend */
+__device__ __forceinline__ fpx_u32 bf16x2_mul(fpx_u32 a, fpx_u32 b) {
+  fpx_u32 d;
+  asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(0x80008000u));
+  return d;
+}
+
+__device__ __forceinline__ unsigned short f32_to_f16(float x) {
+  unsigned short h;
+  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(x));
+  return h;
+}
+
+__device__ __forceinline__ unsigned short f32_to_bf16(float x) {
+  unsigned short h;
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(x));
+  return h;
+}
+
+__device__ __forceinline__ float pow2(int e) { return __int_as_float((e + 127) << 23); }
+
+/* ---- format and layout ------------------------------------------------ */
+
+template <int E, int M>
+struct Format {
+  static constexpr int BITS = 1 + E + M;
+  static constexpr int BIAS = (1 << (E - 1)) - 1;
+  /* words of the thread's block data taken by planes wider than p */
+  __device__ static constexpr int plane_word_offset(int p) {
+    return 4 * (((BITS & 8) && p < 8 ? 8 : 0) + ((BITS & 4) && p < 4 ? 4 : 0) +
+                ((BITS & 2) && p < 2 ? 2 : 0));
+  }
+  /* code bits below plane p */
+  __device__ static constexpr int plane_code_shift(int p) {
+    return ((BITS & 4) && p > 4 ? 4 : 0) + ((BITS & 2) && p > 2 ? 2 : 0) +
+           ((BITS & 1) && p > 1 ? 1 : 0);
+  }
+};
+
+/* The two codes of register pair q (= 4 * tile + j), one per 16-bit half. */
+template <typename F, int P>
+__device__ __forceinline__ fpx_u32 plane_field(const fpx_u32 *w, int q) {
+  constexpr int pairs_per_word = 16 / P;
+  constexpr fpx_u32 mask = ((1u << P) - 1) * 0x10001u;
+  const fpx_u32 word = w[F::plane_word_offset(P) + q / pairs_per_word];
+  return ((word >> ((q % pairs_per_word) * P)) & mask) << F::plane_code_shift(P);
+}
+
+template <typename F>
+__device__ __forceinline__ fpx_u32 code_pair(const fpx_u32 *w, int q) {
+  fpx_u32 c = 0;
+  if (F::BITS & 8) c |= plane_field<F, 8>(w, q);
+  if (F::BITS & 4) c |= plane_field<F, 4>(w, q);
+  if (F::BITS & 2) c |= plane_field<F, 2>(w, q);
+  if (F::BITS & 1) c |= plane_field<F, 1>(w, q);
+  return c;
+}
+
+/* Two codes -> two FP16 or BF16 values. FP16: value * 2^(bias-15). BF16: the
+ * exact value. */
+template <int E, int M, int ACT_BF16>
+__device__ __forceinline__ fpx_u32 dequant_pair(fpx_u32 c) {
+  typedef Format<E, M> F;
+  constexpr int SIGN_SHIFT = 16 - F::BITS;        /* sign bit -> bit 15 */
+  constexpr fpx_u32 MAG_MASK = ((1u << (F::BITS - 1)) - 1) * 0x10001u;
+  constexpr int MAG_SHIFT = ACT_BF16 ? 7 - M : 10 - M;
+  const fpx_u32 v = ((c << SIGN_SHIFT) & 0x80008000u) | ((c & MAG_MASK) << MAG_SHIFT);
+  if (ACT_BF16) {
+    constexpr fpx_u32 SCALE = (fpx_u32)(127 + 127 - F::BIAS) << 7; /* 2^(127-bias) */
+    return bf16x2_mul(v, SCALE | (SCALE << 16));
+  }
+  return v;
+}
+
+/* ---- the GEMM --------------------------------------------------------- */
+
+/*
+ * Grid: x = ceil(ceil(N/16) / WARPS_N), y = ceil(M / (8*MT)), z = split-K.
+ * Block: 32 * WARPS_N * WARPS_K threads. Warp (wn, wk) computes the 16 rows
+ * n_tile = blockIdx.x * WARPS_N + wn for tokens [blockIdx.y * 8 * MT, +8*MT)
+ * over the 256-column blocks kb = kb_begin + wk, + WARPS_K, ... of its split.
+ * GROUP: 0 = one scale per row, else the group size (32..256).
+ * OUT: 0 = f16, 1 = bf16, 2 = f32.
+ * Split-K > 1: each split writes FP32 partials to ws[z][M][N]; the last
+ * block of an output tile (found with counters[]) sums them in split order
+ * (deterministic), writes Y and re-arms its counter.
+ */
+template <int E, int M, int ACT_BF16, int OUT, int GROUP, int WARPS_N, int WARPS_K, int MT>
+__global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
+    weight_only_gemm(const uint4 *__restrict__ w, const void *__restrict__ x_ptr,
+                     const float *__restrict__ scales, void *__restrict__ y_ptr,
+                     float *__restrict__ ws, unsigned *__restrict__ counters, int m_total,
+                     int n_total, int k_total) {
+  typedef Format<E, M> F;
+  constexpr int BITS = F::BITS;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int wn = warp % WARPS_N, wk = warp / WARPS_N;
+  const int g = lane >> 2, tig = lane & 3;
+  const int n_tiles = (n_total + 15) >> 4;
+  const int k_blocks = (k_total + 255) >> 8;
+  const int n_tile = blockIdx.x * WARPS_N + wn;
+  const bool tile_valid = n_tile < n_tiles;
+  const int m0 = blockIdx.y * (8 * MT);
+  const int split_k = gridDim.z;
+  const int kb_begin = (int)(((long long)blockIdx.z * k_blocks) / split_k);
+  const int kb_end = (int)(((long long)(blockIdx.z + 1) * k_blocks) / split_k);
+  const int groups_per_row = GROUP ? (k_total + GROUP - 1) / GROUP : 1;
+  const int row0 = n_tile * 16 + g, row1 = row0 + 8;
+  const fpx_u64 policy = evict_first_policy();
+  const unsigned short *x = (const unsigned short *)x_ptr;
+
+  float acc[MT][4];
+  float gacc[MT][4];
+#pragma unroll
+  for (int i = 0; i < MT; i++)
+#pragma unroll
+    for (int r = 0; r < 4; r++) acc[i][r] = gacc[i][r] = 0.f;
+
+  /* activation row pointers (a token past M reads nothing) */
+  const unsigned short *xrow[MT];
+  bool xvalid[MT];
+#pragma unroll
+  for (int i = 0; i < MT; i++) {
+    const int token = m0 + i * 8 + g;
+    xvalid[i] = token < m_total;
+    xrow[i] = x + (long long)(xvalid[i] ? token : 0) * k_total;
+  }
+
+  const uint4 *wtile = w + (long long)n_tile * k_blocks * (BITS * 32) + lane;
+  uint4 cur[BITS], nxt[BITS];
+  int kb = kb_begin + wk;
+  if (tile_valid && kb < kb_end) {
+#pragma unroll
+    for (int i = 0; i < BITS; i++) cur[i] = load_weights(wtile + (long long)kb * BITS * 32 + i * 32, policy);
+  }
+  for (; tile_valid && kb < kb_end; kb += WARPS_K) {
+    const int kb_next = kb + WARPS_K;
+    if (kb_next < kb_end) {
+#pragma unroll
+      for (int i = 0; i < BITS; i++)
+        nxt[i] = load_weights(wtile + (long long)kb_next * BITS * 32 + i * 32, policy);
+    }
+    const fpx_u32 *wr = (const fpx_u32 *)cur;
+    constexpr int SLICES_AT_ONCE = MT >= 8 ? 1 : 8 / MT;
+#pragma unroll
+    for (int s0 = 0; s0 < 8; s0 += SLICES_AT_ONCE) {
+      uint4 xv[SLICES_AT_ONCE][MT];
+#pragma unroll
+      for (int s = 0; s < SLICES_AT_ONCE; s++) {
+        const int kcol = kb * 256 + (s0 + s) * 32 + tig * 8;
+#pragma unroll
+        for (int i = 0; i < MT; i++) {
+          if (xvalid[i] && kcol < k_total)
+            xv[s][i] = load_activations((const uint4 *)(xrow[i] + kcol));
+          else
+            xv[s][i] = make_uint4(0, 0, 0, 0);
+        }
+      }
+#pragma unroll
+      for (int s = 0; s < SLICES_AT_ONCE; s++) {
+        const int slice = s0 + s;
+#pragma unroll
+        for (int tt = 0; tt < 2; tt++) {
+          const int t = 2 * slice + tt;
+          fpx_u32 a[4];
+#pragma unroll
+          for (int j = 0; j < 4; j++) a[j] = dequant_pair<E, M, ACT_BF16>(code_pair<F>(wr, 4 * t + j));
+#pragma unroll
+          for (int i = 0; i < MT; i++) {
+            const fpx_u32 b0 = tt ? xv[s][i].z : xv[s][i].x;
+            const fpx_u32 b1 = tt ? xv[s][i].w : xv[s][i].y;
+            if (GROUP) mma_16816<ACT_BF16>(gacc[i], a, b0, b1);
+            else mma_16816<ACT_BF16>(acc[i], a, b0, b1);
+          }
+        }
+        if (GROUP && ((slice + 1) * 32) % GROUP == 0) {
+          int gi = (kb * 256 + slice * 32) / (GROUP ? GROUP : 1);
+          gi = gi < groups_per_row ? gi : groups_per_row - 1;
+          const float s0v = row0 < n_total ? scales[(long long)row0 * groups_per_row + gi] : 0.f;
+          const float s1v = row1 < n_total ? scales[(long long)row1 * groups_per_row + gi] : 0.f;
+#pragma unroll
+          for (int i = 0; i < MT; i++) {
+            acc[i][0] += gacc[i][0] * s0v;
+            acc[i][1] += gacc[i][1] * s0v;
+            acc[i][2] += gacc[i][2] * s1v;
+            acc[i][3] += gacc[i][3] * s1v;
+            gacc[i][0] = gacc[i][1] = gacc[i][2] = gacc[i][3] = 0.f;
+          }
+        }
+      }
+    }
+    if (kb_next < kb_end) {
+#pragma unroll
+      for (int i = 0; i < BITS; i++) cur[i] = nxt[i];
+    }
+  }
+
+  /* reduce the K warps of the block through shared memory */
+  if (WARPS_K > 1) {
+    __shared__ float red[WARPS_K > 1 ? WARPS_K - 1 : 1][WARPS_N][MT * 4][32];
+    if (wk > 0) {
+#pragma unroll
+      for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int r = 0; r < 4; r++) red[wk - 1][wn][i * 4 + r][lane] = acc[i][r];
+    }
+    __syncthreads();
+    if (wk == 0) {
+#pragma unroll
+      for (int v = 0; v < WARPS_K - 1; v++)
+#pragma unroll
+        for (int i = 0; i < MT; i++)
+#pragma unroll
+          for (int r = 0; r < 4; r++) acc[i][r] += red[v][wn][i * 4 + r][lane];
+    }
+  }
+
+  /* per-row scale and the FP16 bias correction, on the accumulator */
+  const float corr = ACT_BF16 ? 1.f : pow2(15 - F::BIAS);
+  float rs0 = corr, rs1 = corr;
+  if (!GROUP) {
+    rs0 *= row0 < n_total ? scales[row0] : 0.f;
+    rs1 *= row1 < n_total ? scales[row1] : 0.f;
+  }
+#pragma unroll
+  for (int i = 0; i < MT; i++) {
+    acc[i][0] *= rs0;
+    acc[i][1] *= rs0;
+    acc[i][2] *= rs1;
+    acc[i][3] *= rs1;
+  }
+
+  bool write_out = wk == 0 && tile_valid;
+  if (split_k > 1) {
+    const long long plane = (long long)m_total * n_total;
+    if (write_out) {
+#pragma unroll
+      for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+          const int token = m0 + i * 8 + tig * 2 + (r & 1);
+          const int row = (r < 2) ? row0 : row1;
+          if (token < m_total && row < n_total)
+            ws[blockIdx.z * plane + (long long)token * n_total + row] = acc[i][r];
+        }
+    }
+    __threadfence();
+    __syncthreads();
+    __shared__ unsigned last_flag;
+    unsigned *counter = counters + blockIdx.y * gridDim.x + blockIdx.x;
+    if (threadIdx.x == 0) {
+      const unsigned prev = atomicAdd(counter, 1u);
+      last_flag = prev == (unsigned)split_k - 1;
+    }
+    __syncthreads();
+    if (!last_flag) return;
+    __threadfence();
+    if (threadIdx.x == 0) *counter = 0; /* re-arm for the next launch */
+    if (write_out) {
+#pragma unroll
+      for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+          const int token = m0 + i * 8 + tig * 2 + (r & 1);
+          const int row = (r < 2) ? row0 : row1;
+          float sum = 0.f;
+          if (token < m_total && row < n_total)
+            for (int z = 0; z < split_k; z++)
+              sum += z == (int)blockIdx.z ? acc[i][r]
+                                          : __ldcg(ws + z * plane + (long long)token * n_total + row);
+          acc[i][r] = sum;
+        }
+    }
+  }
+  if (!write_out) return;
+#pragma unroll
+  for (int i = 0; i < MT; i++)
+#pragma unroll
+    for (int r = 0; r < 4; r++) {
+      const int token = m0 + i * 8 + tig * 2 + (r & 1);
+      const int row = (r < 2) ? row0 : row1;
+      if (token >= m_total || row >= n_total) continue;
+      const long long idx = (long long)token * n_total + row;
+      if (OUT == 0) ((unsigned short *)y_ptr)[idx] = f32_to_f16(acc[i][r]);
+      else if (OUT == 1) ((unsigned short *)y_ptr)[idx] = f32_to_bf16(acc[i][r]);
+      else ((float *)y_ptr)[idx] = acc[i][r];
+    }
+}
+
+/*
+ * Dequantize the tiled weights to a dense [N,K] matrix. One warp per
+ * 16 x 256 block; grid x = ceil(N/16) * ceil(K/256) / 4, block 128 threads.
+ * OUT: 0 = f16, 1 = bf16.
+ */
+template <int E, int M, int OUT, int GROUP>
+__global__ void __launch_bounds__(128)
+    dequantize(const uint4 *__restrict__ w, const float *__restrict__ scales,
+               unsigned short *__restrict__ out, int n_total, int k_total) {
+  typedef Format<E, M> F;
+  constexpr int BITS = F::BITS;
+  const int lane = threadIdx.x & 31;
+  const int block_id = blockIdx.x * 4 + (threadIdx.x >> 5);
+  const int k_blocks = (k_total + 255) >> 8;
+  const int n_tiles = (n_total + 15) >> 4;
+  if (block_id >= n_tiles * k_blocks) return;
+  const int n_tile = block_id / k_blocks, kb = block_id % k_blocks;
+  const int g = lane >> 2, tig = lane & 3;
+  const int groups_per_row = GROUP ? (k_total + GROUP - 1) / GROUP : 1;
+  uint4 v[BITS];
+#pragma unroll
+  for (int i = 0; i < BITS; i++) v[i] = w[((long long)block_id * BITS + i) * 32 + lane];
+  const fpx_u32 *wr = (const fpx_u32 *)v;
+#pragma unroll
+  for (int t = 0; t < 16; t++)
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      /* exact values through the BF16 mapping */
+      const fpx_u32 pair = dequant_pair<E, M, 1>(code_pair<F>(wr, 4 * t + j));
+#pragma unroll
+      for (int h = 0; h < 2; h++) {
+        const int row = n_tile * 16 + g + 8 * (j & 1);
+        const int r = (j >> 1) * 2 + h; /* register index within the tile */
+        const int col = kb * 256 + (t >> 1) * 32 + tig * 8 + (t & 1) * 4 + r;
+        if (row >= n_total || col >= k_total) continue;
+        const float value = __int_as_float((h ? pair >> 16 : pair & 0xFFFFu) << 16);
+        const float scale = scales[(long long)row * groups_per_row + (GROUP ? col / GROUP : 0)];
+        const float y = value * scale;
+        out[(long long)row * k_total + col] = OUT ? f32_to_bf16(y) : f32_to_f16(y);
+      }
+    }
+}
+
+}  // namespace fpx
