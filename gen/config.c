@@ -51,10 +51,10 @@ fpx_status fpx__wo_config_check(const fpx_wo_config *c) {
                       "config warps_n * warps_k = %d exceeds 16 warps per block",
                       c->warps_n * c->warps_k);
   /* the K-warp reduction buffer is static shared memory: at most 48 KB */
-  if ((c->warps_k - 1) * c->warps_n * c->m_tiles * 512 > 48 * 1024)
+  if ((c->warps_k - 1) * c->warps_n * c->m_tiles * 512 > 47 * 1024)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT,
                       "config (warps_k-1)*warps_n*m_tiles*512 = %d bytes of shared memory "
-                      "exceeds 48 KB",
+                      "exceeds 47 KB",
                       (c->warps_k - 1) * c->warps_n * c->m_tiles * 512);
   return FPX_OK;
 }

@@ -139,7 +139,8 @@ FPX_API fpx_status fpx_format_get_info(fpx_format format,
 FPX_API size_t fpx_format_count(void);
 FPX_API fpx_format fpx_format_at(size_t index);
 
-/* Decodes one code (only its low `bits` bits are used) to double: exact. */
+/* Decodes one code to double: exact. A code >= 2^bits is
+ * FPX_ERR_INVALID_ARGUMENT. */
 FPX_API fpx_status fpx_decode_value(fpx_format format, unsigned code,
                                     double *out_value);
 /* Encodes one value: round to nearest, ties to the even code, saturate

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_bench.h"
 
 const char *cli_program = "fpx-tune";
 
@@ -19,6 +20,7 @@ static const cli_command commands[] = {
     {"format", "show one format's properties, or its table of codes", cli_format_run,
      cli_format_usage},
     {"encode", "encode numbers into a format's codes", cli_encode_run, cli_encode_usage},
+    {"bench", "time fpx_gemm against cuBLAS on the GPU", fpx__cli_bench, fpx__cli_bench_usage},
 };
 static const size_t command_count = sizeof commands / sizeof commands[0];
 

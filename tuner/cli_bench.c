@@ -1,0 +1,768 @@
+/*
+ * cli_bench.c - `fpx-tune bench`: times fpx_gemm (weight-only eXmY GEMM)
+ * against cuBLAS BF16/FP16 on the LLM shapes of the benchmark method, in one
+ * process and one run, and reports the ratio and the effective weight
+ * bandwidth against the device-to-device copy bandwidth measured alongside.
+ *
+ * Method (the project's benchmark spec): random data, never zeros; three
+ * warm-up calls (the first compiles the kernel); then for every timed rep
+ * the L2 is flushed by writing a buffer of at least twice its size on the
+ * same stream, and the call alone is bracketed by CUDA events; the median
+ * of the reps is reported.
+ *
+ * Random weights are written straight into the tiled layout when every bit
+ * pattern there is a finite code of the format (all formats below 8 bits,
+ * and 8-bit formats whose single plane holds one code per byte, after
+ * redrawing the NaN/Inf bytes); other cases go through fpx_pack_tiled.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_bench.h"
+#include "config.h"
+#include "context.h"
+#include "cublas_loader.h"
+#include "cuda_api.h"
+#include "error.h"
+#include "layout.h"
+
+enum {
+  MAX_FORMATS = 16,
+  MAX_SHAPES = 64,
+  MAX_MS = 32,
+  WARMUPS = 3,
+  COPY_REPS = 10,
+  CONFIG_UNSET = -1,
+};
+#define FLUSH_BYTES_MIN ((size_t)256 << 20)  /* L2 flush buffer, >= 2x L2 */
+#define COPY_BYTES ((size_t)1 << 30)         /* copy-bandwidth buffer */
+#define FILL_CHUNK ((size_t)8 << 20)         /* 16-bit elements per host chunk */
+
+typedef struct bench_shape {
+  char name[40];
+  size_t n, k;
+} bench_shape;
+
+typedef struct bench_opts {
+  fpx_format formats[MAX_FORMATS];
+  size_t format_count;
+  fpx_dtype act;
+  int group;
+  int device;
+  bench_shape shapes[MAX_SHAPES];
+  size_t shape_count;
+  size_t ms[MAX_MS];
+  size_t m_count;
+  int iters;
+  fpx_wo_config config; /* fields CONFIG_UNSET unless given */
+  const char *csv_path;
+} bench_opts;
+
+/* The shapes of BENCH.md, Y[M,N] = X[M,K] W[N,K]^T. */
+static const struct {
+  const char *model, *layer;
+  size_t n, k;
+} presets[] = {
+    {"llama3-8b", "qkv", 6144, 4096},         {"llama3-8b", "o", 4096, 4096},
+    {"llama3-8b", "gate_up", 28672, 4096},    {"llama3-8b", "down", 4096, 14336},
+    {"llama3-70b", "qkv", 10240, 8192},       {"llama3-70b", "o", 8192, 8192},
+    {"llama3-70b", "gate_up", 57344, 8192},   {"llama3-70b", "down", 8192, 28672},
+    {"llama3-405b", "qkv", 18432, 16384},     {"llama3-405b", "o", 16384, 16384},
+    {"llama3-405b", "gate_up", 106496, 16384}, {"llama3-405b", "down", 16384, 53248},
+};
+static const size_t preset_count = sizeof presets / sizeof presets[0];
+static const size_t default_ms[] = {1, 8, 16, 32, 64, 128};
+
+void fpx__cli_bench_usage(FILE *out) {
+  fprintf(out,
+          "usage: %s bench [OPTIONS]\n"
+          "\n"
+          "Times fpx_gemm (Y[M,N] = X[M,K] * W[N,K]^T, eXmY weights) against cuBLAS\n"
+          "GemmEx (dense f16/bf16 weights, FP32 accumulation) in the same run: L2\n"
+          "flushed before every timed call, CUDA events, median of the reps. Also\n"
+          "measures the device-to-device copy bandwidth and reports the effective\n"
+          "weight bandwidth (packed bytes + scale bytes) / fpx time against it.\n"
+          "Needs a GPU; cuBLAS is optional (dlopen'd; without it only fpx is timed).\n"
+          "\n"
+          "options:\n"
+          "  --format LIST     formats, comma-separated (default e3m2), e.g. e3m2,e2m2,e2m1,e4m3\n"
+          "  --act bf16|f16    activation and output type (default bf16)\n"
+          "  --group G         scale group size 0 (per row), 32, 64, 128, 256 (default 0)\n"
+          "  --model NAME      llama3-8b, llama3-70b or llama3-405b: its qkv, o, gate_up and\n"
+          "                    down shapes (repeatable; default llama3-8b if no --shape)\n"
+          "  --shape N,K       one more shape (repeatable)\n"
+          "  --m LIST          token counts, comma-separated (default 1,8,16,32,64,128)\n"
+          "  --iters N         timed reps per point (default 30)\n"
+          "  --warps-n W       explicit kernel config: 1, 2, 4, 8\n"
+          "  --warps-k W       1, 2, 4\n"
+          "  --m-tiles T       1, 2, 4, 8\n"
+          "  --split-k S       1..64 (fields not given come from the library's default\n"
+          "                    configuration for each point)\n"
+          "  --device D        CUDA device ordinal (default 0)\n"
+          "  --csv FILE        also write every row to FILE as CSV\n"
+          "  -h, --help        this help\n"
+          "\n"
+          "columns: format, shape, N, K, M, config (warps_n/warps_k/m_tiles/split_k),\n"
+          "fpx and cuBLAS median microseconds, speedup (cuBLAS time / fpx time),\n"
+          "weight GB/s and its percentage of the measured copy bandwidth; then the\n"
+          "geometric mean speedup over the shapes per format and M.\n"
+          "\n"
+          "exit status: 0 success, 1 GPU or library failure, 2 bad arguments\n",
+          cli_program);
+}
+
+/* ---- argument parsing ------------------------------------------------------ */
+
+/* Parses a whole decimal number in [lo, hi]. */
+static int parse_size(const char *s, size_t lo, size_t hi, size_t *out) {
+  char *end;
+  if (s == NULL || *s < '0' || *s > '9') return 0;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno != 0 || *end != '\0' || v < lo || v > hi) return 0;
+  *out = (size_t)v;
+  return 1;
+}
+
+/* Parses an int that must be one of `allowed` (count entries) or in
+ * [allowed[0], allowed[1]] when count is 0. */
+static int parse_choice(const char *opt, const char *s, const int *allowed, size_t count,
+                        int *out) {
+  size_t v;
+  if (count == 0) {
+    if (parse_size(s, (size_t)allowed[0], (size_t)allowed[1], &v)) {
+      *out = (int)v;
+      return CLI_EXIT_OK;
+    }
+    return cli_usage_error("bench: %s '%s' is not a number in %d..%d", opt, s, allowed[0],
+                           allowed[1]);
+  }
+  if (parse_size(s, 0, 1u << 20, &v))
+    for (size_t i = 0; i < count; i++)
+      if ((int)v == allowed[i]) {
+        *out = (int)v;
+        return CLI_EXIT_OK;
+      }
+  char list[64] = "";
+  for (size_t i = 0, used = 0; i < count && used < sizeof list; i++) {
+    int n = snprintf(list + used, sizeof list - used, "%s%d", i ? ", " : "", allowed[i]);
+    if (n < 0) break;
+    used += (size_t)n;
+  }
+  return cli_usage_error("bench: %s '%s' is not one of %s", opt, s, list);
+}
+
+static int parse_formats(const char *list, bench_opts *o) {
+  char buf[256];
+  if (snprintf(buf, sizeof buf, "%s", list) >= (int)sizeof buf)
+    return cli_usage_error("bench: --format list is too long");
+  for (char *rest = buf, *tok; (tok = strsep(&rest, ",")) != NULL;) {
+    if (tok[0] == '\0') return cli_usage_error("bench: --format '%s' has an empty item", list);
+    if (o->format_count == MAX_FORMATS)
+      return cli_usage_error("bench: more than %d formats", MAX_FORMATS);
+    if (cli_parse_format(tok, &o->formats[o->format_count]) != CLI_EXIT_OK) return CLI_EXIT_USAGE;
+    o->format_count++;
+  }
+  return CLI_EXIT_OK;
+}
+
+static int parse_ms(const char *list, bench_opts *o) {
+  char buf[512];
+  if (snprintf(buf, sizeof buf, "%s", list) >= (int)sizeof buf)
+    return cli_usage_error("bench: --m list is too long");
+  o->m_count = 0;
+  for (char *rest = buf, *tok; (tok = strsep(&rest, ",")) != NULL;) {
+    if (tok[0] == '\0') return cli_usage_error("bench: --m '%s' has an empty item", list);
+    if (o->m_count == MAX_MS) return cli_usage_error("bench: more than %d values in --m", MAX_MS);
+    if (!parse_size(tok, 1, (size_t)1 << 20, &o->ms[o->m_count]))
+      return cli_usage_error("bench: --m value '%s' is not a number in 1..1048576", tok);
+    o->m_count++;
+  }
+  return CLI_EXIT_OK;
+}
+
+static int add_shape(bench_opts *o, const char *name, size_t n, size_t k) {
+  if (o->shape_count == MAX_SHAPES) return cli_usage_error("bench: more than %d shapes", MAX_SHAPES);
+  bench_shape *s = &o->shapes[o->shape_count++];
+  snprintf(s->name, sizeof s->name, "%s", name);
+  s->n = n;
+  s->k = k;
+  return CLI_EXIT_OK;
+}
+
+static int parse_model(const char *name, bench_opts *o) {
+  int found = 0;
+  for (size_t i = 0; i < preset_count; i++) {
+    if (strcmp(presets[i].model, name) != 0) continue;
+    char full[40];
+    snprintf(full, sizeof full, "%s.%s", presets[i].model + strlen("llama3-"), presets[i].layer);
+    if (add_shape(o, full, presets[i].n, presets[i].k) != CLI_EXIT_OK) return CLI_EXIT_USAGE;
+    found = 1;
+  }
+  if (!found)
+    return cli_usage_error("bench: unknown --model '%s' (llama3-8b, llama3-70b, llama3-405b)", name);
+  return CLI_EXIT_OK;
+}
+
+static int parse_shape(const char *text, bench_opts *o) {
+  char buf[64];
+  size_t n, k;
+  if (snprintf(buf, sizeof buf, "%s", text) >= (int)sizeof buf)
+    return cli_usage_error("bench: --shape '%s' is too long", text);
+  char *sep = strpbrk(buf, ",x");
+  if (sep != NULL) *sep = '\0';
+  if (sep == NULL || !parse_size(buf, 1, (size_t)1 << 30, &n) ||
+      !parse_size(sep + 1, 8, (size_t)1 << 30, &k))
+    return cli_usage_error("bench: --shape '%s' is not N,K (N in 1..2^30, K in 8..2^30)", text);
+  if (k % 8 != 0) return cli_usage_error("bench: --shape '%s': K must be a multiple of 8", text);
+  return add_shape(o, "custom", n, k);
+}
+
+/* The value of option argv[*i] ("--opt VALUE" or "--opt=VALUE"), or NULL if
+ * argv[*i] is not `opt`. Sets *missing when the value is absent. */
+static const char *option_value(int argc, char **argv, int *i, const char *opt, int *missing) {
+  const size_t len = strlen(opt);
+  const char *arg = argv[*i];
+  if (strncmp(arg, opt, len) != 0) return NULL;
+  if (arg[len] == '=') return arg + len + 1;
+  if (arg[len] != '\0') return NULL;
+  if (*i + 1 >= argc) {
+    *missing = 1;
+    return opt;
+  }
+  return argv[++*i];
+}
+
+/* Fills *o from the command line. Returns CLI_EXIT_OK, CLI_EXIT_USAGE, or -1
+ * when --help was given. */
+static int parse_args(int argc, char **argv, bench_opts *o) {
+  static const int pow2_8[] = {1, 2, 4, 8}, pow2_4[] = {1, 2, 4}, split_range[] = {1, 64};
+  static const int groups[] = {0, 32, 64, 128, 256}, iter_range[] = {1, 100000};
+  static const int device_range[] = {0, 1023};
+  int rc = CLI_EXIT_OK;
+  memset(o, 0, sizeof *o);
+  o->act = FPX_DTYPE_BF16;
+  o->iters = 30;
+  o->config = (fpx_wo_config){CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET};
+  for (int i = 1; i < argc && rc == CLI_EXIT_OK; i++) {
+    const char *v;
+    int missing = 0;
+    if (cli_is_help(argv[i])) return -1;
+#define OPT(name) ((v = option_value(argc, argv, &i, name, &missing)) != NULL && !missing)
+    if (OPT("--format")) rc = parse_formats(v, o);
+    else if (OPT("--act")) {
+      fpx_dtype d;
+      if (fpx_dtype_parse(v, &d) != FPX_OK || (d != FPX_DTYPE_BF16 && d != FPX_DTYPE_F16))
+        rc = cli_usage_error("bench: --act '%s' is not bf16 or f16", v);
+      else o->act = d;
+    } else if (OPT("--group")) rc = parse_choice("--group", v, groups, 5, &o->group);
+    else if (OPT("--model")) rc = parse_model(v, o);
+    else if (OPT("--shape")) rc = parse_shape(v, o);
+    else if (OPT("--m")) rc = parse_ms(v, o);
+    else if (OPT("--iters")) rc = parse_choice("--iters", v, iter_range, 0, &o->iters);
+    else if (OPT("--warps-n")) rc = parse_choice("--warps-n", v, pow2_8, 4, &o->config.warps_n);
+    else if (OPT("--warps-k")) rc = parse_choice("--warps-k", v, pow2_4, 3, &o->config.warps_k);
+    else if (OPT("--m-tiles")) rc = parse_choice("--m-tiles", v, pow2_8, 4, &o->config.m_tiles);
+    else if (OPT("--split-k")) rc = parse_choice("--split-k", v, split_range, 0, &o->config.split_k);
+    else if (OPT("--device")) rc = parse_choice("--device", v, device_range, 0, &o->device);
+    else if (OPT("--csv")) {
+      if (v[0] == '\0') rc = cli_usage_error("bench: --csv needs a file name");
+      o->csv_path = v;
+    } else if (missing) rc = cli_usage_error("bench: option %s needs a value", argv[i]);
+    else if (argv[i][0] == '-') rc = cli_usage_error("bench: unknown option '%s' (try --help)", argv[i]);
+    else rc = cli_usage_error("bench: unexpected argument '%s'", argv[i]);
+#undef OPT
+  }
+  if (rc != CLI_EXIT_OK) return rc;
+  if (o->format_count == 0) o->formats[o->format_count++] = (fpx_format){3, 2};
+  if (o->shape_count == 0 && parse_model("llama3-8b", o) != CLI_EXIT_OK) return CLI_EXIT_USAGE;
+  if (o->m_count == 0) {
+    o->m_count = sizeof default_ms / sizeof default_ms[0];
+    memcpy(o->ms, default_ms, sizeof default_ms);
+  }
+  for (size_t f = 0; f < o->format_count; f++) {
+    fpx_format_info info;
+    if (fpx_format_get_info(o->formats[f], &info) != FPX_OK)
+      return cli_usage_error("bench: %s", fpx_last_error());
+    /* the library's rule: e5m0/e5m1 values exceed the f16 range */
+    if (o->act == FPX_DTYPE_F16 && info.format.exp_bits == 5 && !info.has_inf)
+      return cli_usage_error("bench: format %s needs --act bf16", info.name);
+  }
+  const fpx_wo_config *c = &o->config;
+  if (c->warps_n != CONFIG_UNSET && c->warps_k != CONFIG_UNSET && c->m_tiles != CONFIG_UNSET &&
+      c->split_k != CONFIG_UNSET && fpx__wo_config_check(c) != FPX_OK)
+    return cli_usage_error("bench: %s", fpx_last_error());
+  return CLI_EXIT_OK;
+}
+
+/* ---- random data ----------------------------------------------------------- */
+
+typedef struct bench_rng {
+  uint64_t s;
+} bench_rng;
+
+static uint64_t rng_next(bench_rng *r) { /* splitmix64 */
+  uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static double rng_unit(bench_rng *r) { return (double)(rng_next(r) >> 11) * 0x1p-53; }
+
+/* table[i] = the f16/bf16 pattern of (i + 0.5) / 32768 - 1: in (-1, 1), never
+ * zero; indexed by 16 random bits. */
+static void build_value_table(fpx_dtype dtype, uint16_t *table) {
+  for (unsigned i = 0; i < 65536; i++) {
+    float v = (float)(((double)i + 0.5) / 32768.0 - 1.0);
+    table[i] = dtype == FPX_DTYPE_BF16 ? fpx_f32_to_bf16(v) : fpx_f32_to_f16(v);
+  }
+}
+
+/* Fills count 16-bit device elements with random table values. */
+static fpx_status fill_device16(const fpx__cu_table *cu, CUdeviceptr dst, size_t count,
+                                const uint16_t *table, bench_rng *r, uint16_t *chunk) {
+  fpx_status st = FPX_OK;
+  for (size_t done = 0; done < count;) {
+    size_t n = count - done < FILL_CHUNK ? count - done : FILL_CHUNK;
+    for (size_t i = 0; i < n; i += 4) {
+      uint64_t bits = rng_next(r);
+      for (size_t j = 0; j < 4 && i + j < n; j++) chunk[i + j] = table[(bits >> (16 * j)) & 0xFFFF];
+    }
+    FPX_CU(cu, cuMemcpyHtoD(dst + done * 2, chunk, n * 2));
+    done += n;
+  }
+fail:
+  return st;
+}
+
+/* 1 if, for this many bits, every byte of the tiled layout holds exactly one
+ * whole code (a single 8-bit plane at byte-aligned offsets). */
+static int tiled_bytes_are_codes(int bits) {
+  if (bits != 8) return 0;
+  for (unsigned row = 0; row < FPX_TILE_N; row++)
+    for (unsigned col = 0; col < FPX_TILE_K; col++) {
+      fpx__layout_slot slots[4];
+      if (fpx__layout_locate(bits, row, col, slots) != 1 || slots[0].mask != 0xFF ||
+          slots[0].code_shift != 0 || slots[0].bit % 8 != 0)
+        return 0;
+    }
+  return 1;
+}
+
+/* Random finite weights of `format` for an n x k matrix, uploaded; scales in
+ * [0.5, 1.5] / max_finite. *out_bytes = packed + scale bytes on the device. */
+static fpx_status make_weights(fpx_ctx *ctx, fpx_format format, int group, size_t n, size_t k,
+                               bench_rng *r, fpx_weights **out, size_t *out_bytes) {
+  fpx_status st = FPX_OK;
+  fpx_format_info info;
+  uint8_t finite[256] = {0}, finite_codes[256];
+  unsigned finite_count = 0;
+  uint8_t *tiled = NULL, *codes = NULL;
+  float *scales = NULL;
+  FPX_TRY(fpx_format_get_info(format, &info));
+  for (int c = 0; c < info.num_codes; c++) {
+    double v;
+    FPX_TRY(fpx_decode_value(format, (unsigned)c, &v));
+    if (isfinite(v)) {
+      finite[c] = 1;
+      finite_codes[finite_count++] = (uint8_t)c;
+    }
+  }
+  const size_t packed = fpx_tiled_packed_size(format, n, k);
+  const size_t scale_count = fpx_scale_count(n, k, group);
+  tiled = malloc(packed);
+  scales = malloc(scale_count * sizeof *scales);
+  if (tiled == NULL || scales == NULL) {
+    st = fpx__error(FPX_ERR_OUT_OF_MEMORY, "no host memory for a %zu x %zu weight", n, k);
+    goto fail;
+  }
+  const int unpadded = n % FPX_TILE_N == 0 && k % FPX_TILE_K == 0;
+  const int all_finite = finite_count == (unsigned)info.num_codes;
+  if (unpadded && (all_finite || tiled_bytes_are_codes(info.bits))) {
+    for (size_t i = 0; i < packed; i += 8) {
+      uint64_t bits = rng_next(r);
+      memcpy(tiled + i, &bits, packed - i < 8 ? packed - i : 8);
+    }
+    if (!all_finite)
+      for (size_t i = 0; i < packed; i++)
+        while (!finite[tiled[i]]) tiled[i] = (uint8_t)rng_next(r);
+  } else {
+    codes = malloc(n * k);
+    if (codes == NULL) {
+      st = fpx__error(FPX_ERR_OUT_OF_MEMORY, "no host memory for %zu x %zu codes", n, k);
+      goto fail;
+    }
+    for (size_t i = 0; i < n * k; i++) codes[i] = finite_codes[rng_next(r) % finite_count];
+    FPX_TRY(fpx_pack_tiled(format, codes, n, k, tiled));
+  }
+  for (size_t i = 0; i < scale_count; i++)
+    scales[i] = (float)((0.5 + rng_unit(r)) / info.max_finite);
+  FPX_TRY(fpx_weights_upload_tiled(ctx, format, tiled, scales, n, k, group, out));
+  *out_bytes = packed + scale_count * sizeof *scales;
+fail:
+  free(codes);
+  free(scales);
+  free(tiled);
+  return st;
+}
+
+/* ---- timing ---------------------------------------------------------------- */
+
+typedef fpx_status (*bench_call)(void *arg, CUstream stream);
+
+typedef struct bench_timer {
+  const fpx__cu_table *cu;
+  CUstream stream;
+  CUevent start, stop;
+  CUdeviceptr flush;
+  size_t flush_words;
+  float *samples; /* max(iters, COPY_REPS) */
+} bench_timer;
+
+static int compare_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* Runs `warmups` untimed calls, then `reps` timed ones (each after an L2
+ * flush when `flush`), and stores the median in microseconds. */
+static fpx_status time_call(bench_timer *t, bench_call call, void *arg, int warmups, int reps,
+                            int flush, double *out_us) {
+  fpx_status st = FPX_OK;
+  const fpx__cu_table *cu = t->cu;
+  for (int i = 0; i < warmups; i++) FPX_TRY(call(arg, t->stream));
+  FPX_CU(cu, cuStreamSynchronize(t->stream));
+  for (int i = 0; i < reps; i++) {
+    if (flush) FPX_CU(cu, cuMemsetD32Async(t->flush, 0x3F800000u + (unsigned)i, t->flush_words, t->stream));
+    FPX_CU(cu, cuEventRecord(t->start, t->stream));
+    FPX_TRY(call(arg, t->stream));
+    FPX_CU(cu, cuEventRecord(t->stop, t->stream));
+    FPX_CU(cu, cuEventSynchronize(t->stop));
+    FPX_CU(cu, cuEventElapsedTime(&t->samples[i], t->start, t->stop));
+  }
+  qsort(t->samples, (size_t)reps, sizeof *t->samples, compare_float);
+  double ms = reps % 2 ? t->samples[reps / 2]
+                       : 0.5 * ((double)t->samples[reps / 2 - 1] + t->samples[reps / 2]);
+  *out_us = ms * 1000.0;
+fail:
+  return st;
+}
+
+typedef struct fpx_call_arg {
+  fpx_ctx *ctx;
+  fpx_gemm_args args;
+} fpx_call_arg;
+
+static fpx_status call_fpx(void *arg, CUstream stream) {
+  fpx_call_arg *a = arg;
+  return fpx_gemm(a->ctx, &a->args, (fpx_stream)stream);
+}
+
+typedef struct cublas_call_arg {
+  fpx__cublas *blas;
+  fpx_dtype dtype;
+  size_t m, n, k;
+  CUdeviceptr x, w, y;
+} cublas_call_arg;
+
+static fpx_status call_cublas(void *arg, CUstream stream) {
+  cublas_call_arg *a = arg;
+  (void)stream; /* set once with fpx__cublas_set_stream */
+  return fpx__cublas_gemm(a->blas, a->dtype, a->m, a->n, a->k, a->x, a->w, a->y);
+}
+
+typedef struct copy_call_arg {
+  const fpx__cu_table *cu;
+  CUdeviceptr dst, src;
+  size_t bytes;
+} copy_call_arg;
+
+static fpx_status call_copy(void *arg, CUstream stream) {
+  copy_call_arg *a = arg;
+  fpx_status st = FPX_OK;
+  FPX_CU(a->cu, cuMemcpyDtoDAsync(a->dst, a->src, a->bytes, stream));
+fail:
+  return st;
+}
+
+/* Device-to-device copy bandwidth in GB/s, counting read + write. */
+static fpx_status copy_bandwidth(bench_timer *t, double *out_gbps) {
+  fpx_status st = FPX_OK;
+  const fpx__cu_table *cu = t->cu;
+  copy_call_arg a = {cu, 0, 0, COPY_BYTES};
+  double us = 0;
+  FPX_CU(cu, cuMemAlloc(&a.src, COPY_BYTES));
+  FPX_CU(cu, cuMemAlloc(&a.dst, COPY_BYTES));
+  FPX_CU(cu, cuMemsetD32Async(a.src, 0x5A5A5A5Au, COPY_BYTES / 4, t->stream));
+  FPX_TRY(time_call(t, call_copy, &a, 1, COPY_REPS, 0, &us));
+  *out_gbps = 2.0 * (double)COPY_BYTES / (us * 1e3);
+fail:
+  if (a.src) cu->cuMemFree(a.src);
+  if (a.dst) cu->cuMemFree(a.dst);
+  return st;
+}
+
+/* ---- the run --------------------------------------------------------------- */
+
+typedef struct bench_run {
+  const bench_opts *o;
+  fpx_ctx *ctx;
+  const fpx__cu_table *cu;
+  fpx__cublas *blas;     /* NULL without cuBLAS */
+  bench_timer timer;
+  FILE *csv;
+  fpx_device_info dev;
+  double copy_gbps;
+  bench_rng rng;
+  uint16_t *value_table; /* 65536 activation values */
+  uint16_t *chunk;       /* FILL_CHUNK host staging */
+  double log_speedup[MAX_FORMATS][MAX_MS];
+  int speedup_count[MAX_FORMATS][MAX_MS];
+} bench_run;
+
+static void config_text(const fpx_wo_config *c, char *buf, size_t size) {
+  snprintf(buf, size, "%d/%d/%d/%d", c->warps_n, c->warps_k, c->m_tiles, c->split_k);
+}
+
+/* The configuration for one point: the library default with the fields the
+ * user gave replaced; *explicit_cfg says whether to pass it to fpx_gemm. */
+static fpx_status point_config(bench_run *b, const fpx_gemm_args *args, fpx_wo_config *out,
+                               int *explicit_cfg) {
+  fpx_status st = FPX_OK;
+  const fpx_wo_config *u = &b->o->config;
+  FPX_TRY(fpx_gemm_default_config(b->ctx, args, out));
+  *explicit_cfg = 0;
+  if (u->warps_n != CONFIG_UNSET) *explicit_cfg = 1, out->warps_n = u->warps_n;
+  if (u->warps_k != CONFIG_UNSET) *explicit_cfg = 1, out->warps_k = u->warps_k;
+  if (u->m_tiles != CONFIG_UNSET) *explicit_cfg = 1, out->m_tiles = u->m_tiles;
+  if (u->split_k != CONFIG_UNSET) *explicit_cfg = 1, out->split_k = u->split_k;
+fail:
+  return st;
+}
+
+static void print_row(bench_run *b, const char *format, const bench_shape *s, size_t m,
+                      const char *cfg, double fpx_us, double blas_us, size_t weight_bytes) {
+  const double gbps = (double)weight_bytes / (fpx_us * 1e3);
+  const double pct = 100.0 * gbps / b->copy_gbps;
+  printf("%-6s %-16s %6zu %6zu %5zu %-11s %10.2f ", format, s->name, s->n, s->k, m, cfg, fpx_us);
+  if (blas_us > 0) printf("%10.2f %7.2fx", blas_us, blas_us / fpx_us);
+  else printf("%10s %8s", "-", "-");
+  printf(" %9.1f %6.1f%%\n", gbps, pct);
+  fflush(stdout);
+  if (b->csv != NULL) {
+    fprintf(b->csv, "\"%s\",%s,%s,%d,%s,%zu,%zu,%zu,%s,%.3f,", b->dev.name, format,
+            fpx_dtype_name(b->o->act), b->o->group, s->name, s->n, s->k, m, cfg, fpx_us);
+    if (blas_us > 0) fprintf(b->csv, "%.3f,%.4f,", blas_us, blas_us / fpx_us);
+    else fprintf(b->csv, ",,");
+    fprintf(b->csv, "%zu,%.1f,%.1f,%.2f\n", weight_bytes, gbps, b->copy_gbps, pct);
+  }
+}
+
+/* Every format and M for one shape. */
+static fpx_status bench_shape_all(bench_run *b, const bench_shape *s) {
+  fpx_status st = FPX_OK;
+  const bench_opts *o = b->o;
+  const fpx__cu_table *cu = b->cu;
+  CUdeviceptr x = 0, y = 0, w = 0;
+  fpx_weights *weights = NULL;
+  double blas_us[MAX_MS] = {0};
+  size_t max_m = 0;
+  for (size_t i = 0; i < o->m_count; i++)
+    if (o->ms[i] > max_m) max_m = o->ms[i];
+  FPX_CU(cu, cuMemAlloc(&x, max_m * s->k * 2));
+  FPX_CU(cu, cuMemAlloc(&y, max_m * s->n * 2));
+  FPX_TRY(fill_device16(cu, x, max_m * s->k, b->value_table, &b->rng, b->chunk));
+  if (b->blas != NULL) {
+    FPX_CU(cu, cuMemAlloc(&w, s->n * s->k * 2));
+    FPX_TRY(fill_device16(cu, w, s->n * s->k, b->value_table, &b->rng, b->chunk));
+    for (size_t i = 0; i < o->m_count; i++) {
+      cublas_call_arg a = {b->blas, o->act, o->ms[i], s->n, s->k, x, w, y};
+      FPX_TRY(time_call(&b->timer, call_cublas, &a, WARMUPS, o->iters, 1, &blas_us[i]));
+    }
+    cu->cuMemFree(w);
+    w = 0;
+  }
+  for (size_t f = 0; f < o->format_count; f++) {
+    fpx_format_info info;
+    size_t weight_bytes = 0;
+    FPX_TRY(fpx_format_get_info(o->formats[f], &info));
+    FPX_TRY(make_weights(b->ctx, o->formats[f], o->group, s->n, s->k, &b->rng, &weights,
+                         &weight_bytes));
+    for (size_t i = 0; i < o->m_count; i++) {
+      fpx_call_arg a = {b->ctx, {sizeof(fpx_gemm_args), weights, o->act, o->act, o->ms[i], x, y, NULL}};
+      fpx_wo_config cfg;
+      int explicit_cfg;
+      char cfg_buf[32];
+      double us;
+      FPX_TRY(point_config(b, &a.args, &cfg, &explicit_cfg));
+      if (explicit_cfg) a.args.config = &cfg;
+      FPX_TRY(time_call(&b->timer, call_fpx, &a, WARMUPS, o->iters, 1, &us));
+      config_text(&cfg, cfg_buf, sizeof cfg_buf);
+      print_row(b, info.name, s, o->ms[i], cfg_buf, us, blas_us[i], weight_bytes);
+      if (blas_us[i] > 0) {
+        b->log_speedup[f][i] += log(blas_us[i] / us);
+        b->speedup_count[f][i]++;
+      }
+    }
+    fpx_weights_destroy(weights);
+    weights = NULL;
+  }
+fail:
+  /* let queued work finish before its buffers go (the result does not
+   * matter: after a failure the stream may be broken) */
+  if (st != FPX_OK) (void)cu->cuStreamSynchronize(b->timer.stream);
+  fpx_weights_destroy(weights);
+  if (w) cu->cuMemFree(w);
+  if (y) cu->cuMemFree(y);
+  if (x) cu->cuMemFree(x);
+  return st;
+}
+
+static void print_geomeans(const bench_run *b) {
+  const bench_opts *o = b->o;
+  char cell[32];
+  if (b->blas == NULL) return;
+  printf("\ngeometric mean speedup over %zu shape%s (cuBLAS time / fpx time):\n%-6s",
+         o->shape_count, o->shape_count == 1 ? "" : "s", "format");
+  for (size_t i = 0; i < o->m_count; i++) {
+    snprintf(cell, sizeof cell, "M=%zu", o->ms[i]);
+    printf(" %9s", cell);
+  }
+  printf("\n");
+  for (size_t f = 0; f < o->format_count; f++) {
+    fpx_format_info info;
+    if (fpx_format_get_info(o->formats[f], &info) != FPX_OK) continue;
+    printf("%-6s", info.name);
+    for (size_t i = 0; i < o->m_count; i++) {
+      if (b->speedup_count[f][i] == 0) snprintf(cell, sizeof cell, "-");
+      else snprintf(cell, sizeof cell, "%.2fx", exp(b->log_speedup[f][i] / b->speedup_count[f][i]));
+      printf(" %9s", cell);
+    }
+    printf("\n");
+  }
+}
+
+static void print_header(const bench_run *b) {
+  const bench_opts *o = b->o;
+  printf("# fpx bench: %s (%s, %d SMs, driver %d.%d)\n", b->dev.name, b->dev.arch,
+         b->dev.sm_count, b->dev.driver_version / 1000, b->dev.driver_version % 1000 / 10);
+  printf("# copy bandwidth (device-to-device, read + write, median of %d x %zu MiB): %.1f GB/s\n",
+         COPY_REPS, COPY_BYTES >> 20, b->copy_gbps);
+  if (b->blas != NULL)
+    printf("# baseline: cuBLAS GemmEx %s (%s, version %d), dense %s weights, FP32 accumulate\n",
+           fpx_dtype_name(o->act), fpx__cublas_library(b->blas), fpx__cublas_version(b->blas),
+           fpx_dtype_name(o->act));
+  else printf("# baseline: none (cuBLAS not available)\n");
+  printf("# activations and output %s, scale group %d%s; L2 flushed (%zu MiB) before each of "
+         "%d reps, median; %d warm-ups\n",
+         fpx_dtype_name(o->act), o->group, o->group == 0 ? " (per row)" : "",
+         b->timer.flush_words * 4 >> 20, o->iters, WARMUPS);
+  printf("# config = warps_n/warps_k/m_tiles/split_k (%s)\n",
+         o->config.warps_n == CONFIG_UNSET && o->config.warps_k == CONFIG_UNSET &&
+                 o->config.m_tiles == CONFIG_UNSET && o->config.split_k == CONFIG_UNSET
+             ? "library default, fpx_gemm_default_config"
+             : "explicit fields over the library default");
+  printf("%-6s %-16s %6s %6s %5s %-11s %10s %10s %8s %9s %7s\n", "format", "shape", "N", "K", "M",
+         "config", "fpx_us", "cublas_us", "speedup", "weight_GB/s", "%copy");
+  if (b->csv != NULL)
+    fprintf(b->csv, "gpu,format,act,group,shape,N,K,M,config,fpx_us,cublas_us,speedup,"
+                    "weight_bytes,weight_GBps,copy_GBps,pct_of_copy\n");
+}
+
+/* Prints the failure detail (the context's, for calls that keep one). */
+static int report_failure(const bench_run *b, const char *what) {
+  const char *detail = fpx_last_error();
+  if ((detail == NULL || detail[0] == '\0') && b->ctx != NULL) detail = fpx_ctx_last_error(b->ctx);
+  return cli_failure("bench: %s: %s", what, detail && detail[0] ? detail : "unknown error");
+}
+
+int fpx__cli_bench(int argc, char **argv) {
+  bench_opts opts;
+  bench_run *b = NULL;
+  fpx_status st = FPX_OK;
+  const char *stage = "setup";
+  char what[96];
+  int rc = parse_args(argc, argv, &opts);
+  if (rc == -1) {
+    fpx__cli_bench_usage(stdout);
+    return CLI_EXIT_OK;
+  }
+  if (rc != CLI_EXIT_OK) return rc;
+  b = calloc(1, sizeof *b);
+  if (b == NULL) return cli_failure("bench: out of memory");
+  b->o = &opts;
+  b->rng.s = 0x243F6A8885A308D3ull;
+  fpx_ctx_options ctx_opts = {sizeof ctx_opts, opts.device};
+  stage = "cannot use the GPU";
+  FPX_TRY(fpx_ctx_create(&ctx_opts, &b->ctx));
+  FPX_TRY(fpx__cu_get(&b->cu));
+  FPX_TRY(fpx_ctx_device_info(b->ctx, &b->dev));
+  const fpx__cu_table *cu = b->cu;
+  stage = "setup";
+  b->value_table = malloc(65536 * sizeof *b->value_table);
+  b->chunk = malloc(FILL_CHUNK * sizeof *b->chunk);
+  b->timer.samples = malloc((size_t)(opts.iters > COPY_REPS ? opts.iters : COPY_REPS) * sizeof(float));
+  if (b->value_table == NULL || b->chunk == NULL || b->timer.samples == NULL) {
+    st = fpx__error(FPX_ERR_OUT_OF_MEMORY, "no host memory");
+    goto fail;
+  }
+  build_value_table(opts.act, b->value_table);
+  b->timer.cu = cu;
+  int l2_bytes = 0;
+  FPX_CU(cu, cuDeviceGetAttribute(&l2_bytes, CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, b->ctx->device));
+  size_t flush_bytes = 2 * (size_t)(l2_bytes > 0 ? l2_bytes : 0);
+  if (flush_bytes < FLUSH_BYTES_MIN) flush_bytes = FLUSH_BYTES_MIN;
+  b->timer.flush_words = flush_bytes / 4;
+  FPX_CU(cu, cuStreamCreate(&b->timer.stream, CU_STREAM_NON_BLOCKING));
+  FPX_CU(cu, cuEventCreate(&b->timer.start, CU_EVENT_DEFAULT));
+  FPX_CU(cu, cuEventCreate(&b->timer.stop, CU_EVENT_DEFAULT));
+  FPX_CU(cu, cuMemAlloc(&b->timer.flush, b->timer.flush_words * 4));
+  stage = "copy bandwidth";
+  FPX_TRY(copy_bandwidth(&b->timer, &b->copy_gbps));
+  if (fpx__cublas_open(&b->blas) != FPX_OK) {
+    fprintf(stderr, "%s: bench: warning: %s; reporting fpx times only\n", cli_program,
+            fpx_last_error());
+  } else if (fpx__cublas_set_stream(b->blas, b->timer.stream) != FPX_OK) {
+    stage = "cuBLAS";
+    st = FPX_ERR_DRIVER;
+    goto fail;
+  }
+  if (opts.csv_path != NULL && (b->csv = fopen(opts.csv_path, "w")) == NULL) {
+    rc = cli_failure("bench: cannot write %s: %s", opts.csv_path, strerror(errno));
+    goto done;
+  }
+  print_header(b);
+  for (size_t i = 0; i < opts.shape_count; i++) {
+    snprintf(what, sizeof what, "shape %s (N=%zu, K=%zu)", opts.shapes[i].name, opts.shapes[i].n,
+             opts.shapes[i].k);
+    stage = what;
+    FPX_TRY(bench_shape_all(b, &opts.shapes[i]));
+  }
+  print_geomeans(b);
+  rc = CLI_EXIT_OK;
+  goto done;
+fail:
+  rc = report_failure(b, stage);
+done:
+  if (b->csv != NULL && fclose(b->csv) != 0 && rc == CLI_EXIT_OK)
+    rc = cli_failure("bench: error writing %s: %s", opts.csv_path, strerror(errno));
+  fpx__cublas_close(b->blas);
+  if (b->cu != NULL) {
+    if (b->timer.flush) b->cu->cuMemFree(b->timer.flush);
+    if (b->timer.start) b->cu->cuEventDestroy(b->timer.start);
+    if (b->timer.stop) b->cu->cuEventDestroy(b->timer.stop);
+    if (b->timer.stream) b->cu->cuStreamDestroy(b->timer.stream);
+  }
+  fpx_ctx_destroy(b->ctx);
+  free(b->timer.samples);
+  free(b->chunk);
+  free(b->value_table);
+  free(b);
+  return rc;
+}
