@@ -2,7 +2,7 @@
  * cli_bench.h - the `fpx-tune bench` subcommand: weight-only GEMM timings
  * against cuBLAS on the GPU, following docs of the benchmark method
  * (L2 flushed before every timed call, CUDA events, median, copy bandwidth
- * of the same run). Its table row in fpx_tune.c would read
+ * of the same run).
  */
 #ifndef FPX_TUNER_CLI_BENCH_H
 #define FPX_TUNER_CLI_BENCH_H
