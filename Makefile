@@ -39,12 +39,14 @@ LIBS := -L$(CUDA_LIB) -Wl,-rpath,$(CUDA_LIB) -lnvrtc \
   $(shell pkg-config --libs sqlite3 libcjson 2>/dev/null) -ldl -lpthread -lm
 
 LIB_SRC := $(wildcard gen/*.c runtime/*.c cache/*.c)
-TOOL_SRC := $(wildcard tuner/*.c)
+TOOL_MAIN := tuner/fpx_tune.c
+TUNER_SRC := $(filter-out $(TOOL_MAIN),$(wildcard tuner/*.c))
 TEST_SRC := $(wildcard tests/test_*.c)
 TEMPLATES := $(sort $(wildcard templates/*.cuh))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/generated/templates_embedded.o
-TOOL_OBJ := $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
+TOOL_OBJ := $(TOOL_MAIN:%.c=$(BUILD)/obj/%.o)
+TUNER_OBJ := $(TUNER_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
 .PHONY: all test asan install deps clean help device-bundle gpu-test bench
@@ -58,7 +60,7 @@ deps:
 	 $$SUDO apt-get update -qq && \
 	 DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PKGS) >/dev/null
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/*.h gen/*.h runtime/*.h cache/*.h tuner/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h gen/*.h runtime/*.h cache/*.h tuner/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
@@ -78,11 +80,16 @@ $(BUILD)/libfpx.a: $(LIB_OBJ)
 	ar rcs $@ $^
 $(BUILD)/libfpx.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libfpx.so.0 -o $@ $^ $(LIBS)
-$(BUILD)/fpx-tune: $(TOOL_OBJ) $(BUILD)/libfpx.a
-	$(CC) -o $@ $(TOOL_OBJ) $(BUILD)/libfpx.a $(LIBS)
+# The tuner (everything in tuner/ but main) is a static library of its own so
+# that the CPU tests can link it too.
+$(BUILD)/libfpx_tuner.a: $(TUNER_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/fpx-tune: $(TOOL_OBJ) $(BUILD)/libfpx_tuner.a $(BUILD)/libfpx.a
+	$(CC) -o $@ $(TOOL_OBJ) $(BUILD)/libfpx_tuner.a $(BUILD)/libfpx.a $(LIBS)
 
-$(BUILD)/test_fpx: $(TEST_OBJ) $(BUILD)/libfpx.a $(BUILD)/fpx-tune
-	$(CC) -o $@ $(TEST_OBJ) $(BUILD)/libfpx.a $(LIBS) $(shell pkg-config --libs criterion)
+$(BUILD)/test_fpx: $(TEST_OBJ) $(BUILD)/libfpx_tuner.a $(BUILD)/libfpx.a $(BUILD)/fpx-tune
+	$(CC) -o $@ $(TEST_OBJ) $(BUILD)/libfpx_tuner.a $(BUILD)/libfpx.a $(LIBS) $(shell pkg-config --libs criterion)
 
 GPU_TEST_SRC := $(wildcard tests/gpu/*.c)
 GPU_TEST_OBJ := $(GPU_TEST_SRC:%.c=$(BUILD)/obj/%.o)
