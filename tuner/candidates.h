@@ -1,0 +1,43 @@
+/*
+ * candidates.h - the candidate configurations the tuner measures for one
+ * problem, and the search strategies that choose among them.
+ */
+#ifndef FPX_TUNER_CANDIDATES_H
+#define FPX_TUNER_CANDIDATES_H
+
+#include <stddef.h>
+
+#include "fpx.h"
+
+#define FPX__TUNE_MAX_CANDIDATES 1024
+
+/* Fills out (up to max) with the pruned candidate space for an M x N x K
+ * problem on a GPU with sm_count SMs; returns the count. Deterministic order:
+ * tile configurations in space order, split-K ascending within each. */
+size_t fpx__tune_candidates(size_t m, size_t n, size_t k, int sm_count, fpx_wo_config *out,
+                            size_t max);
+
+/* Measures one candidate: returns its time in microseconds, or a negative
+ * value when the candidate failed (wrong result, fault, launch error). */
+typedef double (*fpx__tune_measure)(void *user, const fpx_wo_config *config);
+
+typedef enum fpx__tune_strategy {
+  FPX__TUNE_EXHAUSTIVE = 0, /* every candidate */
+  FPX__TUNE_STAGED = 1,     /* tiles at one split, then all splits of the best tiles */
+} fpx__tune_strategy;
+
+typedef struct fpx__tune_outcome {
+  fpx_wo_config best;
+  double best_us;     /* < 0 when no candidate succeeded */
+  size_t measured;    /* candidates measured */
+  size_t failed;      /* of which failed */
+} fpx__tune_outcome;
+
+/* Runs a strategy over `candidates`; ties go to the earlier candidate, so
+ * the result is deterministic for a deterministic measure. Stops measuring
+ * new candidates when `budget` (a count, 0 = unlimited) is spent. */
+fpx_status fpx__tune_search(fpx__tune_strategy strategy, const fpx_wo_config *candidates,
+                            size_t count, fpx__tune_measure measure, void *user, size_t budget,
+                            fpx__tune_outcome *out);
+
+#endif
