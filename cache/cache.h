@@ -162,6 +162,9 @@ fpx_status fpx__cache_merge(fpx__cache *dst, const char *src_path);
 
 /* Creates a schema-1 database at path (no file may exist there). */
 fpx_status fpx__cache_create_v1_for_testing(const char *path);
+/* Runs raw SQL on a database file without opening it as a cache (no
+ * migration, no version check): building old or tampered files in tests. */
+fpx_status fpx__cache_exec_file_for_testing(const char *path, const char *sql);
 /* Runs raw SQL on the handle (tests only: tampering, schema surgery). */
 fpx_status fpx__cache_exec_for_testing(fpx__cache *cache, const char *sql);
 

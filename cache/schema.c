@@ -50,7 +50,7 @@ fpx_status fpx__cache_schema_migrate(fpx__cache *cache, int from_version) {
   }
 }
 
-fpx_status fpx__cache_create_v1_for_testing(const char *path) {
+static fpx_status exec_file(const char *path, const char *sql, int create_v1) {
   fpx_status st = FPX_OK;
   fpx__cache c = {0};
   FPX_CHECK_PTR(path);
@@ -61,10 +61,23 @@ fpx_status fpx__cache_create_v1_for_testing(const char *path) {
     goto fail;
   }
   FPX_TRY(fpx__cache_exec(&c, "BEGIN", "begin"));
-  FPX_TRY(fpx__cache_schema_create_v1(&c));
+  if (create_v1) FPX_TRY(fpx__cache_schema_create_v1(&c));
+  if (sql != NULL) FPX_TRY(fpx__cache_exec(&c, sql, "test statement"));
   FPX_TRY(fpx__cache_exec(&c, "COMMIT", "commit"));
 fail:
   sqlite3_close(c.db);
+  return st;
+}
+
+fpx_status fpx__cache_create_v1_for_testing(const char *path) {
+  return exec_file(path, NULL, 1);
+}
+
+fpx_status fpx__cache_exec_file_for_testing(const char *path, const char *sql) {
+  fpx_status st = FPX_OK;
+  FPX_CHECK_PTR(sql);
+  FPX_TRY(exec_file(path, sql, 0));
+fail:
   return st;
 }
 
