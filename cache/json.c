@@ -23,6 +23,15 @@ typedef struct export_state {
   int failed;
 } export_state;
 
+/* Doubles are written with 17 significant digits: cJSON's own printing may
+ * round to 15 digits when that is within an epsilon, which is not exact. */
+static int add_double(cJSON *o, const char *name, double v) {
+  char text[40];
+  if (!isfinite(v)) return cJSON_AddNullToObject(o, name) != NULL;
+  snprintf(text, sizeof text, "%.17g", v);
+  return cJSON_AddRawToObject(o, name, text) != NULL;
+}
+
 static int export_one(const fpx__cache_winner *w, void *user) {
   export_state *s = user;
   const fpx__cache_key *k = &w->key;
@@ -52,9 +61,9 @@ static int export_one(const fpx__cache_winner *w, void *user) {
       cJSON_AddNumberToObject(o, "warps_k", w->config.warps_k) &&
       cJSON_AddNumberToObject(o, "m_tiles", w->config.m_tiles) &&
       cJSON_AddNumberToObject(o, "split_k", w->config.split_k) &&
-      cJSON_AddNumberToObject(o, "time_us", w->time_us) &&
-      cJSON_AddNumberToObject(o, "check_tolerance", w->check_tolerance) &&
-      cJSON_AddNumberToObject(o, "check_error", w->check_error) &&
+      add_double(o, "time_us", w->time_us) &&
+      add_double(o, "check_tolerance", w->check_tolerance) &&
+      add_double(o, "check_error", w->check_error) &&
       cJSON_AddNumberToObject(o, "tuned_at", (double)w->tuned_at) &&
       cJSON_AddStringToObject(o, "candidates_checksum", w->candidates_checksum);
   if (!ok) s->failed = 1;
