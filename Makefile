@@ -43,8 +43,10 @@ TOOL_MAIN := tuner/fpx_tune.c
 TUNER_SRC := $(filter-out $(TOOL_MAIN),$(wildcard tuner/*.c))
 TEST_SRC := $(wildcard tests/test_*.c)
 TEMPLATES := $(sort $(wildcard templates/*.cuh))
+SHIPPED_DBS := $(sort $(wildcard cache/shipped/*.json))
 
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/generated/templates_embedded.o
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/generated/templates_embedded.o \
+  $(BUILD)/obj/generated/shipped_embedded.o
 TOOL_OBJ := $(TOOL_MAIN:%.c=$(BUILD)/obj/%.o)
 TUNER_OBJ := $(TUNER_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
@@ -64,14 +66,18 @@ $(BUILD)/obj/%.o: %.c $(wildcard include/*.h gen/*.h runtime/*.h cache/*.h tuner
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
-# Kernel templates become NUL-terminated strings inside the library.
+# Kernel templates and shipped tuning databases become NUL-terminated strings
+# inside the library.
 $(BUILD)/embed: tools/embed.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@
 $(BUILD)/generated/templates_embedded.c: $(BUILD)/embed $(TEMPLATES)
 	@mkdir -p $(dir $@)
-	$(BUILD)/embed $@ $(TEMPLATES)
-$(BUILD)/obj/generated/templates_embedded.o: $(BUILD)/generated/templates_embedded.c
+	$(BUILD)/embed $@ fpx__embedded_templates $(TEMPLATES)
+$(BUILD)/generated/shipped_embedded.c: $(BUILD)/embed $(SHIPPED_DBS)
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed $@ fpx__embedded_shipped $(SHIPPED_DBS)
+$(BUILD)/obj/generated/%.o: $(BUILD)/generated/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 

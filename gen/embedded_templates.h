@@ -1,6 +1,7 @@
 /*
- * embedded_templates.h - the kernel template sources compiled into the
- * library by tools/embed.c (a table ending with a {NULL, NULL} entry).
+ * embedded_templates.h - files compiled into the library by tools/embed.c:
+ * the kernel template sources and the shipped tuning databases (JSON), each
+ * a table ending with a {NULL, NULL} entry.
  */
 #ifndef FPX_GEN_EMBEDDED_TEMPLATES_H
 #define FPX_GEN_EMBEDDED_TEMPLATES_H
@@ -11,8 +12,12 @@ typedef struct fpx__embedded_template {
 } fpx__embedded_template;
 
 extern const fpx__embedded_template fpx__embedded_templates[];
+extern const fpx__embedded_template fpx__embedded_shipped[];
 
 /* The source of a named template, or NULL. */
 const char *fpx__template_source(const char *name);
+/* Hex digest (16 digits) of every embedded template and the library
+ * version: the "fpx hash" that tuned winners are keyed by. */
+const char *fpx__templates_hash(void);
 
 #endif

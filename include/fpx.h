@@ -256,9 +256,17 @@ typedef uint64_t fpx_devptr;     /* a device address (CUdeviceptr) */
 typedef struct fpx_ctx_options {
   size_t struct_size; /* sizeof(fpx_ctx_options) */
   int device;         /* CUDA device ordinal, default 0 */
+  /* The tuning database (SQLite) of tuned configurations and compiled
+   * kernels. NULL: the default location, $FPX_CACHE_DIR/fpx.db, else
+   * $XDG_CACHE_HOME/fpx/fpx.db, else ~/.cache/fpx/fpx.db. "": no database.
+   * ":memory:": a private in-memory one. A database that cannot be opened
+   * (corrupted, truncated, newer schema, unwritable) is not an error: the
+   * context then runs without it (see fpx_ctx_stats) and never modifies or
+   * deletes the file. */
+  const char *cache_path;
 } fpx_ctx_options;
 
-/* Creates a context. options may be NULL (device 0). */
+/* Creates a context. options may be NULL (device 0, default database). */
 FPX_API fpx_status fpx_ctx_create(const fpx_ctx_options *options, fpx_ctx **out_ctx);
 /* Destroys a context and everything it owns (kernels, workspaces); accepts
  * NULL. The caller must make sure no work of the context is still running. */
@@ -274,6 +282,31 @@ typedef struct fpx_device_info {
   int driver_version; /* as cuDriverGetVersion: 13000 = 13.0 */
 } fpx_device_info;
 FPX_API fpx_status fpx_ctx_device_info(fpx_ctx *ctx, fpx_device_info *out_info);
+
+/* Where the configurations of fpx_gemm calls came from, counted per call.
+ * The first call of a (format, dtypes, scales, N, K, M bucket) key looks the
+ * configuration up in this order, and later calls reuse it from memory:
+ *   1. the user database, exact key (same GPU, driver, NVRTC, templates);
+ *   2. the user database, the nearest tuned M bucket of the same key;
+ *   3. the tuning database shipped inside the library for this GPU model
+ *      (exact bucket, else nearest);
+ *   4. the built-in heuristic.
+ * With FPX_LOG=1 in the environment the library writes one line to stderr
+ * each time a key is resolved by a fallback (2, 3 or 4). */
+typedef struct fpx_ctx_stats {
+  size_t struct_size;        /* sizeof(fpx_ctx_stats) */
+  uint64_t calls_explicit;   /* args->config was given */
+  uint64_t calls_user_exact;
+  uint64_t calls_user_nearest;
+  uint64_t calls_shipped;
+  uint64_t calls_heuristic;
+  uint64_t lookups;          /* keys resolved (first calls); the rest hit memory */
+  uint64_t kernels_compiled; /* NVRTC compilations */
+  uint64_t kernels_loaded;   /* kernels loaded from the database's binaries */
+  int user_db_open;          /* 1 if the user database is in use */
+  char user_db_note[256];    /* why it is not, or its path */
+} fpx_ctx_stats;
+FPX_API fpx_status fpx_ctx_get_stats(fpx_ctx *ctx, fpx_ctx_stats *out_stats);
 
 /* ------------------------------------------------------------------------
  * Weights on the device.
@@ -330,7 +363,8 @@ typedef struct fpx_gemm_args {
 
 FPX_API fpx_status fpx_gemm(fpx_ctx *ctx, const fpx_gemm_args *args, fpx_stream stream);
 
-/* The configuration fpx_gemm uses when args->config is NULL. */
+/* The configuration fpx_gemm uses when args->config is NULL (the lookup
+ * order of fpx_ctx_stats; counted like a call). */
 FPX_API fpx_status fpx_gemm_default_config(fpx_ctx *ctx, const fpx_gemm_args *args,
                                            fpx_wo_config *out_config);
 

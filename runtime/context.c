@@ -31,6 +31,7 @@ FPX_API fpx_status fpx_ctx_create(const fpx_ctx_options *options, fpx_ctx **out_
   fpx_ctx *ctx = NULL;
   const fpx__cu_table *cu;
   int ordinal = 0, count = 0, major = 0, minor = 0;
+  const char *cache_path = NULL;
   fpx__error_clear();
   if (out_ctx == NULL)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_ctx_create: out_ctx is NULL");
@@ -40,6 +41,7 @@ FPX_API fpx_status fpx_ctx_create(const fpx_ctx_options *options, fpx_ctx **out_
       return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_ctx_create: options->struct_size %zu < %zu",
                         options->struct_size, sizeof(fpx_ctx_options));
     ordinal = options->device;
+    cache_path = options->cache_path;
   }
   FPX_TRY(fpx__cu_get(&cu));
   FPX_CU(cu, cuDeviceGetCount(&count));
@@ -72,6 +74,7 @@ FPX_API fpx_status fpx_ctx_create(const fpx_ctx_options *options, fpx_ctx **out_
            major == 9 ? "a" : "");
   FPX_CU(cu, cuDevicePrimaryCtxRetain(&ctx->cu_ctx, ctx->device));
   FPX_TRY(fpx__ctx_enter(ctx));
+  fpx__ctx_open_databases(ctx, cache_path);
   *out_ctx = ctx;
   return FPX_OK;
 fail:
@@ -90,6 +93,7 @@ FPX_API void fpx_ctx_destroy(fpx_ctx *ctx) {
     fpx__ctx_workspaces_release(ctx);
   }
   ctx->cu->cuDevicePrimaryCtxRelease(ctx->device);
+  fpx__ctx_close_databases(ctx);
   pthread_mutex_destroy(&ctx->lock);
   free(ctx);
 }

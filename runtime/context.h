@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "cache.h"
+#include "config.h"
 #include "cuda_api.h"
 #include "fpx.h"
 
@@ -25,6 +27,26 @@ typedef struct fpx__workspace {
   size_t counter_count;
 } fpx__workspace;
 
+/* Where a configuration came from (fpx_ctx_stats counters). */
+typedef enum fpx__config_source {
+  FPX__SRC_EXPLICIT = 0,
+  FPX__SRC_USER_EXACT,
+  FPX__SRC_USER_NEAREST,
+  FPX__SRC_SHIPPED,
+  FPX__SRC_HEURISTIC,
+  FPX__SRC_COUNT
+} fpx__config_source;
+
+/* One resolved key of the in-process configuration table. */
+typedef struct fpx__tuned_entry {
+  uint64_t id;        /* fpx__wo_gemm_id of the key with a zero config */
+  int64_t n, k;
+  int m_bucket;
+  int used;
+  fpx_wo_config config;
+  fpx__config_source source;
+} fpx__tuned_entry;
+
 struct fpx_ctx {
   const fpx__cu_table *cu;
   CUdevice device;
@@ -37,6 +59,16 @@ struct fpx_ctx {
   fpx__workspace *workspaces;
   size_t workspace_count, workspace_capacity;
   char last_error[4096];
+  /* configuration lookup (config_lookup.c) */
+  fpx__cache *user_db;      /* NULL when absent or unusable */
+  fpx__cache *shipped_db;   /* in-memory copy of the embedded databases */
+  char user_db_note[256];
+  pthread_mutex_t tuned_lock; /* guards the table below */
+  fpx__tuned_entry *tuned;
+  size_t tuned_count, tuned_capacity; /* capacity: a power of two */
+  uint64_t source_calls[FPX__SRC_COUNT];
+  uint64_t lookups, kernels_compiled, kernels_loaded;
+  int log_fallbacks;        /* FPX_LOG=1 */
 };
 
 struct fpx_weights {
@@ -60,6 +92,18 @@ fpx_status fpx__ctx_kernel(fpx_ctx *ctx, uint64_t id, const char *template_name,
 /* The loaded kernel `id`, or NULL. Thread-safe. */
 CUfunction fpx__ctx_kernel_find(fpx_ctx *ctx, uint64_t id);
 void fpx__ctx_kernels_release(fpx_ctx *ctx);
+
+/* Opens the user and shipped databases for a new context (never fails:
+ * problems are noted in ctx->user_db_note), and closes them. */
+void fpx__ctx_open_databases(fpx_ctx *ctx, const char *cache_path);
+void fpx__ctx_close_databases(fpx_ctx *ctx);
+/* The configuration for a problem with no explicit config: the in-process
+ * table, else the lookup order of fpx.h; counts the call's source. */
+fpx_status fpx__ctx_resolve_config(fpx_ctx *ctx, const fpx__wo_key *key, size_t m, size_t n,
+                                   size_t k, fpx_wo_config *out_config);
+/* Fills the cache key of a problem for this context's GPU. */
+void fpx__ctx_cache_key(const fpx_ctx *ctx, const fpx__wo_key *key, size_t n, size_t k,
+                        int m_bucket, fpx__cache_key *out);
 
 /* A workspace of at least `partial_bytes` and `counter_count` zeroed counters
  * for `stream`, grown when needed (never while the stream is capturing). */

@@ -49,8 +49,9 @@ static fpx_status resolve(fpx_ctx *ctx, const fpx_gemm_args *a, fpx__wo_key *key
   if (a->config != NULL) {
     *config = *a->config;
     FPX_TRY(fpx__wo_config_check(config));
+    __atomic_fetch_add(&ctx->source_calls[FPX__SRC_EXPLICIT], 1, __ATOMIC_RELAXED);
   } else {
-    fpx__wo_config_default(a->m, a->weights->n, a->weights->k, ctx->info.sm_count, config);
+    FPX_TRY(fpx__ctx_resolve_config(ctx, key, a->m, a->weights->n, a->weights->k, config));
   }
 fail:
   return st;
@@ -66,8 +67,9 @@ FPX_API fpx_status fpx_gemm_default_config(fpx_ctx *ctx, const fpx_gemm_args *ar
     return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm_default_config: out_config is NULL");
   memset(out_config, 0, sizeof *out_config);
   FPX_TRY(check_gemm_args(ctx, args));
-  fpx__wo_config_default(args->m, args->weights->n, args->weights->k, ctx->info.sm_count, &config);
-  (void)key;
+  key = (fpx__wo_key){args->weights->format, args->x_dtype, args->y_dtype, args->weights->group_size};
+  FPX_TRY(fpx__wo_key_check(&key));
+  FPX_TRY(fpx__ctx_resolve_config(ctx, &key, args->m, args->weights->n, args->weights->k, &config));
   *out_config = config;
 fail:
   return ctx && st != FPX_OK ? fpx__ctx_fail(ctx, st) : st;

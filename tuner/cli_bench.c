@@ -8,7 +8,8 @@
  * warm-up calls (the first compiles the kernel); then for every timed rep
  * the L2 is flushed by writing a buffer of at least twice its size on the
  * same stream, and the call alone is bracketed by CUDA events; the median
- * of the reps is reported.
+ * of the reps is reported. The loop itself is tuner/timing.c, shared with
+ * the tuner.
  *
  * Random weights are written straight into the tiled layout when every bit
  * pattern there is a finite code of the format (all formats below 8 bits,
@@ -30,6 +31,7 @@
 #include "cuda_api.h"
 #include "error.h"
 #include "layout.h"
+#include "timing.h"
 
 enum {
   MAX_FORMATS = 16,
@@ -39,7 +41,6 @@ enum {
   COPY_REPS = 10,
   CONFIG_UNSET = -1,
 };
-#define FLUSH_BYTES_MIN ((size_t)256 << 20)  /* L2 flush buffer, >= 2x L2 */
 #define COPY_BYTES ((size_t)1 << 30)         /* copy-bandwidth buffer */
 #define FILL_CHUNK ((size_t)8 << 20)         /* 16-bit elements per host chunk */
 
@@ -412,47 +413,7 @@ fail:
   return st;
 }
 
-/* ---- timing ---------------------------------------------------------------- */
-
-typedef fpx_status (*bench_call)(void *arg, CUstream stream);
-
-typedef struct bench_timer {
-  const fpx__cu_table *cu;
-  CUstream stream;
-  CUevent start, stop;
-  CUdeviceptr flush;
-  size_t flush_words;
-  float *samples; /* max(iters, COPY_REPS) */
-} bench_timer;
-
-static int compare_float(const void *a, const void *b) {
-  float x = *(const float *)a, y = *(const float *)b;
-  return (x > y) - (x < y);
-}
-
-/* Runs `warmups` untimed calls, then `reps` timed ones (each after an L2
- * flush when `flush`), and stores the median in microseconds. */
-static fpx_status time_call(bench_timer *t, bench_call call, void *arg, int warmups, int reps,
-                            int flush, double *out_us) {
-  fpx_status st = FPX_OK;
-  const fpx__cu_table *cu = t->cu;
-  for (int i = 0; i < warmups; i++) FPX_TRY(call(arg, t->stream));
-  FPX_CU(cu, cuStreamSynchronize(t->stream));
-  for (int i = 0; i < reps; i++) {
-    if (flush) FPX_CU(cu, cuMemsetD32Async(t->flush, 0x3F800000u + (unsigned)i, t->flush_words, t->stream));
-    FPX_CU(cu, cuEventRecord(t->start, t->stream));
-    FPX_TRY(call(arg, t->stream));
-    FPX_CU(cu, cuEventRecord(t->stop, t->stream));
-    FPX_CU(cu, cuEventSynchronize(t->stop));
-    FPX_CU(cu, cuEventElapsedTime(&t->samples[i], t->start, t->stop));
-  }
-  qsort(t->samples, (size_t)reps, sizeof *t->samples, compare_float);
-  double ms = reps % 2 ? t->samples[reps / 2]
-                       : 0.5 * ((double)t->samples[reps / 2 - 1] + t->samples[reps / 2]);
-  *out_us = ms * 1000.0;
-fail:
-  return st;
-}
+/* ---- timed calls ----------------------------------------------------------- */
 
 typedef struct fpx_call_arg {
   fpx_ctx *ctx;
@@ -477,37 +438,6 @@ static fpx_status call_cublas(void *arg, CUstream stream) {
   return fpx__cublas_gemm(a->blas, a->dtype, a->m, a->n, a->k, a->x, a->w, a->y);
 }
 
-typedef struct copy_call_arg {
-  const fpx__cu_table *cu;
-  CUdeviceptr dst, src;
-  size_t bytes;
-} copy_call_arg;
-
-static fpx_status call_copy(void *arg, CUstream stream) {
-  copy_call_arg *a = arg;
-  fpx_status st = FPX_OK;
-  FPX_CU(a->cu, cuMemcpyDtoDAsync(a->dst, a->src, a->bytes, stream));
-fail:
-  return st;
-}
-
-/* Device-to-device copy bandwidth in GB/s, counting read + write. */
-static fpx_status copy_bandwidth(bench_timer *t, double *out_gbps) {
-  fpx_status st = FPX_OK;
-  const fpx__cu_table *cu = t->cu;
-  copy_call_arg a = {cu, 0, 0, COPY_BYTES};
-  double us = 0;
-  FPX_CU(cu, cuMemAlloc(&a.src, COPY_BYTES));
-  FPX_CU(cu, cuMemAlloc(&a.dst, COPY_BYTES));
-  FPX_CU(cu, cuMemsetD32Async(a.src, 0x5A5A5A5Au, COPY_BYTES / 4, t->stream));
-  FPX_TRY(time_call(t, call_copy, &a, 1, COPY_REPS, 0, &us));
-  *out_gbps = 2.0 * (double)COPY_BYTES / (us * 1e3);
-fail:
-  if (a.src) cu->cuMemFree(a.src);
-  if (a.dst) cu->cuMemFree(a.dst);
-  return st;
-}
-
 /* ---- the run --------------------------------------------------------------- */
 
 typedef struct bench_run {
@@ -515,7 +445,8 @@ typedef struct bench_run {
   fpx_ctx *ctx;
   const fpx__cu_table *cu;
   fpx__cublas *blas;     /* NULL without cuBLAS */
-  bench_timer timer;
+  CUstream stream;       /* every timed call runs on it */
+  fpx__timer timer;
   FILE *csv;
   fpx_device_info dev;
   double copy_gbps;
@@ -583,7 +514,7 @@ static fpx_status bench_shape_all(bench_run *b, const bench_shape *s) {
     FPX_TRY(fill_device16(cu, w, s->n * s->k, b->value_table, &b->rng, b->chunk));
     for (size_t i = 0; i < o->m_count; i++) {
       cublas_call_arg a = {b->blas, o->act, o->ms[i], s->n, s->k, x, w, y};
-      FPX_TRY(time_call(&b->timer, call_cublas, &a, WARMUPS, o->iters, 1, &blas_us[i]));
+      FPX_TRY(fpx__timer_median_us(&b->timer, call_cublas, &a, WARMUPS, o->iters, &blas_us[i]));
     }
     cu->cuMemFree(w);
     w = 0;
@@ -602,7 +533,7 @@ static fpx_status bench_shape_all(bench_run *b, const bench_shape *s) {
       double us;
       FPX_TRY(point_config(b, &a.args, &cfg, &explicit_cfg));
       if (explicit_cfg) a.args.config = &cfg;
-      FPX_TRY(time_call(&b->timer, call_fpx, &a, WARMUPS, o->iters, 1, &us));
+      FPX_TRY(fpx__timer_median_us(&b->timer, call_fpx, &a, WARMUPS, o->iters, &us));
       config_text(&cfg, cfg_buf, sizeof cfg_buf);
       print_row(b, info.name, s, o->ms[i], cfg_buf, us, blas_us[i], weight_bytes);
       if (blas_us[i] > 0) {
@@ -616,7 +547,7 @@ static fpx_status bench_shape_all(bench_run *b, const bench_shape *s) {
 fail:
   /* let queued work finish before its buffers go (the result does not
    * matter: after a failure the stream may be broken) */
-  if (st != FPX_OK) (void)cu->cuStreamSynchronize(b->timer.stream);
+  if (st != FPX_OK) (void)cu->cuStreamSynchronize(b->stream);
   fpx_weights_destroy(weights);
   if (w) cu->cuMemFree(w);
   if (y) cu->cuMemFree(y);
@@ -662,7 +593,7 @@ static void print_header(const bench_run *b) {
   printf("# activations and output %s, scale group %d%s; L2 flushed (%zu MiB) before each of "
          "%d reps, median; %d warm-ups\n",
          fpx_dtype_name(o->act), o->group, o->group == 0 ? " (per row)" : "",
-         b->timer.flush_words * 4 >> 20, o->iters, WARMUPS);
+         b->timer.flush_bytes >> 20, o->iters, WARMUPS);
   printf("# config = warps_n/warps_k/m_tiles/split_k (%s)\n",
          o->config.warps_n == CONFIG_UNSET && o->config.warps_k == CONFIG_UNSET &&
                  o->config.m_tiles == CONFIG_UNSET && o->config.split_k == CONFIG_UNSET
@@ -698,7 +629,7 @@ int fpx__cli_bench(int argc, char **argv) {
   if (b == NULL) return cli_failure("bench: out of memory");
   b->o = &opts;
   b->rng.s = 0x243F6A8885A308D3ull;
-  fpx_ctx_options ctx_opts = {sizeof ctx_opts, opts.device};
+  fpx_ctx_options ctx_opts = {sizeof ctx_opts, opts.device, NULL};
   stage = "cannot use the GPU";
   FPX_TRY(fpx_ctx_create(&ctx_opts, &b->ctx));
   FPX_TRY(fpx__cu_get(&b->cu));
@@ -707,28 +638,21 @@ int fpx__cli_bench(int argc, char **argv) {
   stage = "setup";
   b->value_table = malloc(65536 * sizeof *b->value_table);
   b->chunk = malloc(FILL_CHUNK * sizeof *b->chunk);
-  b->timer.samples = malloc((size_t)(opts.iters > COPY_REPS ? opts.iters : COPY_REPS) * sizeof(float));
-  if (b->value_table == NULL || b->chunk == NULL || b->timer.samples == NULL) {
+  if (b->value_table == NULL || b->chunk == NULL) {
     st = fpx__error(FPX_ERR_OUT_OF_MEMORY, "no host memory");
     goto fail;
   }
   build_value_table(opts.act, b->value_table);
-  b->timer.cu = cu;
   int l2_bytes = 0;
   FPX_CU(cu, cuDeviceGetAttribute(&l2_bytes, CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, b->ctx->device));
-  size_t flush_bytes = 2 * (size_t)(l2_bytes > 0 ? l2_bytes : 0);
-  if (flush_bytes < FLUSH_BYTES_MIN) flush_bytes = FLUSH_BYTES_MIN;
-  b->timer.flush_words = flush_bytes / 4;
-  FPX_CU(cu, cuStreamCreate(&b->timer.stream, CU_STREAM_NON_BLOCKING));
-  FPX_CU(cu, cuEventCreate(&b->timer.start, CU_EVENT_DEFAULT));
-  FPX_CU(cu, cuEventCreate(&b->timer.stop, CU_EVENT_DEFAULT));
-  FPX_CU(cu, cuMemAlloc(&b->timer.flush, b->timer.flush_words * 4));
+  FPX_CU(cu, cuStreamCreate(&b->stream, CU_STREAM_NON_BLOCKING));
+  FPX_TRY(fpx__timer_create(cu, b->stream, (size_t)(l2_bytes > 0 ? l2_bytes : 0), &b->timer));
   stage = "copy bandwidth";
-  FPX_TRY(copy_bandwidth(&b->timer, &b->copy_gbps));
+  FPX_TRY(fpx__copy_bandwidth_gbps(&b->timer, COPY_BYTES, COPY_REPS, &b->copy_gbps));
   if (fpx__cublas_open(&b->blas) != FPX_OK) {
     fprintf(stderr, "%s: bench: warning: %s; reporting fpx times only\n", cli_program,
             fpx_last_error());
-  } else if (fpx__cublas_set_stream(b->blas, b->timer.stream) != FPX_OK) {
+  } else if (fpx__cublas_set_stream(b->blas, b->stream) != FPX_OK) {
     stage = "cuBLAS";
     st = FPX_ERR_DRIVER;
     goto fail;
@@ -753,14 +677,9 @@ done:
   if (b->csv != NULL && fclose(b->csv) != 0 && rc == CLI_EXIT_OK)
     rc = cli_failure("bench: error writing %s: %s", opts.csv_path, strerror(errno));
   fpx__cublas_close(b->blas);
-  if (b->cu != NULL) {
-    if (b->timer.flush) b->cu->cuMemFree(b->timer.flush);
-    if (b->timer.start) b->cu->cuEventDestroy(b->timer.start);
-    if (b->timer.stop) b->cu->cuEventDestroy(b->timer.stop);
-    if (b->timer.stream) b->cu->cuStreamDestroy(b->timer.stream);
-  }
+  fpx__timer_destroy(&b->timer);
+  if (b->cu != NULL && b->stream) b->cu->cuStreamDestroy(b->stream);
   fpx_ctx_destroy(b->ctx);
-  free(b->timer.samples);
   free(b->chunk);
   free(b->value_table);
   free(b);

@@ -26,7 +26,9 @@ typedef struct gpu {
 
 static gpu gpu_open(void) {
   gpu g = {0};
-  fpx_status st = fpx_ctx_create(NULL, &g.ctx);
+  /* a private database: tests neither read nor leave tuned entries */
+  fpx_ctx_options opts = {sizeof opts, 0, ":memory:"};
+  fpx_status st = fpx_ctx_create(&opts, &g.ctx);
   if (st == FPX_ERR_NO_DEVICE) cr_skip_test("no CUDA device: %s", fpx_last_error());
   cr_assert_eq(st, FPX_OK, "fpx_ctx_create: %s", fpx_last_error());
   cr_assert_eq(fpx__cu_get(&g.cu), FPX_OK);
