@@ -28,4 +28,9 @@ static inline size_t fpx__layout_block_bytes(int bits) { return (size_t)bits * 5
  * col < 256) of a `bits`-bit format; returns the number of planes. */
 int fpx__layout_locate(int bits, unsigned row, unsigned col, fpx__layout_slot *slots);
 
+/* The k codes of one row of a tiled n x k weight (for checks on sampled
+ * rows without unpacking the whole matrix). */
+fpx_status fpx__tiled_row_codes(fpx_format format, const uint8_t *packed, size_t n, size_t k,
+                                size_t row, uint8_t *out_codes);
+
 #endif

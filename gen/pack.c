@@ -109,20 +109,30 @@ FPX_API fpx_status fpx_unpack_tiled(fpx_format format, const uint8_t *packed,
   fpx__error_clear();
   FPX_TRY(fpx__format_lookup(format, who, &t));
   FPX_TRY(check_tiled_args(t, packed, out_codes, n, k, who));
+  for (size_t r = 0; r < n; r++) FPX_TRY(fpx__tiled_row_codes(format, packed, n, k, r, out_codes + r * k));
+fail:
+  return st;
+}
+
+fpx_status fpx__tiled_row_codes(fpx_format format, const uint8_t *packed, size_t n, size_t k,
+                                size_t row, uint8_t *out_codes) {
+  const fpx__format_traits *t;
+  fpx_status st = FPX_OK;
+  FPX_TRY(fpx__format_lookup(format, "fpx__tiled_row_codes", &t));
+  if (row >= n)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx__tiled_row_codes: row %zu >= n = %zu", row, n);
   const int bits = t->info.bits;
   const size_t kb = fpx__layout_blocks_k(k), block_bytes = fpx__layout_block_bytes(bits);
-  for (size_t r = 0; r < n; r++)
-    for (size_t c = 0; c < k; c++) {
-      const uint8_t *block = packed + ((r / FPX_TILE_N) * kb + c / FPX_TILE_K) * block_bytes;
-      fpx__layout_slot slots[4];
-      int planes = fpx__layout_locate(bits, r % FPX_TILE_N, c % FPX_TILE_K, slots);
-      unsigned code = 0;
-      for (int p = 0; p < planes; p++) {
-        unsigned v = (block[slots[p].byte + slots[p].bit / 8] >> (slots[p].bit % 8)) & slots[p].mask;
-        code |= v << slots[p].code_shift;
-      }
-      out_codes[r * k + c] = (uint8_t)code;
-    }
+  for (size_t c = 0; c < k; c++) {
+    const uint8_t *block = packed + ((row / FPX_TILE_N) * kb + c / FPX_TILE_K) * block_bytes;
+    fpx__layout_slot slots[4];
+    int planes = fpx__layout_locate(bits, row % FPX_TILE_N, c % FPX_TILE_K, slots);
+    unsigned code = 0;
+    for (int p = 0; p < planes; p++)
+      code |= ((block[slots[p].byte + slots[p].bit / 8] >> (slots[p].bit % 8)) & slots[p].mask)
+              << slots[p].code_shift;
+    out_codes[c] = (uint8_t)code;
+  }
 fail:
   return st;
 }

@@ -54,47 +54,60 @@ static int same_tile(const fpx_wo_config *a, const fpx_wo_config *b) {
   return a->warps_n == b->warps_n && a->warps_k == b->warps_k && a->m_tiles == b->m_tiles;
 }
 
-#define FPX__STAGED_KEEP 4
+size_t fpx__tune_stage1(const fpx_wo_config *cand, size_t count, size_t *out_idx) {
+  size_t n = 0;
+  for (size_t i = 0; i < count;) {
+    size_t j = i;
+    while (j < count && same_tile(&cand[i], &cand[j])) j++;
+    out_idx[n++] = i + (j - i) / 2; /* the middle split of this tile */
+    i = j;
+  }
+  return n;
+}
+
+size_t fpx__tune_stage2(const fpx_wo_config *cand, size_t count, const size_t *s1_idx,
+                        const double *s1_us, size_t s1_count, size_t *out_idx) {
+  size_t top[FPX__TUNE_STAGED_KEEP], kept = 0;
+  /* the fastest tile configurations of stage 1; ties keep the earlier */
+  for (size_t r = 0; r < FPX__TUNE_STAGED_KEEP; r++) {
+    size_t best = (size_t)-1;
+    for (size_t i = 0; i < s1_count; i++) {
+      if (s1_us[i] < 0) continue;
+      int taken = 0;
+      for (size_t q = 0; q < kept; q++) taken |= top[q] == i;
+      if (!taken && (best == (size_t)-1 || s1_us[i] < s1_us[best])) best = i;
+    }
+    if (best == (size_t)-1) break;
+    top[kept++] = best;
+  }
+  size_t n = 0;
+  for (size_t t = 0; t < kept; t++)
+    for (size_t i = 0; i < count; i++)
+      if (same_tile(&cand[i], &cand[s1_idx[top[t]]]) && i != s1_idx[top[t]]) out_idx[n++] = i;
+  return n;
+}
 
 fpx_status fpx__tune_search(fpx__tune_strategy strategy, const fpx_wo_config *cand,
                             size_t count, fpx__tune_measure measure, void *user, size_t budget,
                             fpx__tune_outcome *out) {
+  static size_t idx1[FPX__TUNE_MAX_CANDIDATES], idx2[FPX__TUNE_MAX_CANDIDATES];
+  static double us1[FPX__TUNE_MAX_CANDIDATES];
   memset(out, 0, sizeof *out);
   out->best_us = -1.0;
-  if (cand == NULL || measure == NULL || count == 0)
-    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "tune search: no candidates to measure");
+  if (cand == NULL || measure == NULL || count == 0 || count > FPX__TUNE_MAX_CANDIDATES)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "tune search: %zu candidates (need 1..%d)", count,
+                      FPX__TUNE_MAX_CANDIDATES);
   if (budget == 0) budget = (size_t)-1;
   if (strategy == FPX__TUNE_EXHAUSTIVE) {
     for (size_t i = 0; i < count && out->measured < budget; i++) consider(out, &cand[i], measure(user, &cand[i]));
   } else if (strategy == FPX__TUNE_STAGED) {
-    /* stage 1: each tile configuration at its middle split value */
-    double top_us[FPX__STAGED_KEEP];
-    size_t top[FPX__STAGED_KEEP], kept = 0;
-    for (size_t i = 0; i < count && out->measured < budget;) {
-      size_t j = i;
-      while (j < count && same_tile(&cand[i], &cand[j])) j++;
-      const size_t pick = i + (j - i) / 2;
-      const double us = measure(user, &cand[pick]);
-      consider(out, &cand[pick], us);
-      if (us >= 0) { /* insertion into the sorted top list; ties keep the earlier */
-        size_t pos = kept;
-        while (pos > 0 && top_us[pos - 1] > us) pos--;
-        if (pos < FPX__STAGED_KEEP) {
-          for (size_t q = (kept < FPX__STAGED_KEEP ? kept : FPX__STAGED_KEEP - 1); q > pos; q--) {
-            top[q] = top[q - 1];
-            top_us[q] = top_us[q - 1];
-          }
-          top[pos] = pick;
-          top_us[pos] = us;
-          if (kept < FPX__STAGED_KEEP) kept++;
-        }
-      }
-      i = j;
+    size_t n1 = fpx__tune_stage1(cand, count, idx1);
+    for (size_t i = 0; i < n1; i++) {
+      us1[i] = out->measured < budget ? measure(user, &cand[idx1[i]]) : -1.0;
+      if (out->measured < budget) consider(out, &cand[idx1[i]], us1[i]);
     }
-    /* stage 2: every split value of the best tile configurations */
-    for (size_t t = 0; t < kept; t++)
-      for (size_t i = 0; i < count && out->measured < budget; i++)
-        if (same_tile(&cand[i], &cand[top[t]]) && i != top[t]) consider(out, &cand[i], measure(user, &cand[i]));
+    size_t n2 = fpx__tune_stage2(cand, count, idx1, us1, n1, idx2);
+    for (size_t i = 0; i < n2 && out->measured < budget; i++) consider(out, &cand[idx2[i]], measure(user, &cand[idx2[i]]));
   } else {
     return fpx__error(FPX_ERR_INVALID_ARGUMENT, "tune search: unknown strategy %d", (int)strategy);
   }

@@ -26,6 +26,17 @@ typedef enum fpx__tune_strategy {
   FPX__TUNE_STAGED = 1,     /* tiles at one split, then all splits of the best tiles */
 } fpx__tune_strategy;
 
+#define FPX__TUNE_STAGED_KEEP 4
+
+/* The staged strategy's plan, for callers that measure in batches: stage 1
+ * is one candidate per tile configuration (its middle split value); stage 2
+ * is every other split value of the FPX__TUNE_STAGED_KEEP fastest tile
+ * configurations of stage 1 (s1_us[i] is the time of candidate s1_idx[i],
+ * negative when it failed). Both write candidate indices, return the count. */
+size_t fpx__tune_stage1(const fpx_wo_config *cand, size_t count, size_t *out_idx);
+size_t fpx__tune_stage2(const fpx_wo_config *cand, size_t count, const size_t *s1_idx,
+                        const double *s1_us, size_t s1_count, size_t *out_idx);
+
 typedef struct fpx__tune_outcome {
   fpx_wo_config best;
   double best_us;     /* < 0 when no candidate succeeded */
@@ -33,8 +44,9 @@ typedef struct fpx__tune_outcome {
   size_t failed;      /* of which failed */
 } fpx__tune_outcome;
 
-/* Runs a strategy over `candidates`; ties go to the earlier candidate, so
- * the result is deterministic for a deterministic measure. Stops measuring
+/* Runs a strategy over `candidates` with a measure callback; ties go to the
+ * earlier measured candidate, so the result is deterministic for a
+ * deterministic measure. Not thread-safe (static scratch). Stops measuring
  * new candidates when `budget` (a count, 0 = unlimited) is spent. */
 fpx_status fpx__tune_search(fpx__tune_strategy strategy, const fpx_wo_config *candidates,
                             size_t count, fpx__tune_measure measure, void *user, size_t budget,
