@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "embedded_templates.h"
 #include "error.h"
 
@@ -89,4 +90,13 @@ void fpx__cubin_free(fpx__cubin *cubin) {
   free(cubin->data);
   cubin->data = NULL;
   cubin->size = 0;
+}
+
+void fpx__kernel_binary_hash(const char *template_name, const char *name_expr, const char *arch,
+                             char out[17]) {
+  const char *source = fpx__template_source(template_name);
+  uint64_t h = fpx__kernel_hash(source ? source : "", name_expr, arch);
+  int nvrtc = fpx__nvrtc_version();
+  h = fpx__hash64(&nvrtc, sizeof nvrtc, h);
+  snprintf(out, 17, "%016llx", (unsigned long long)h);
 }

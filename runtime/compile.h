@@ -21,6 +21,11 @@ typedef struct fpx__cubin {
 fpx_status fpx__compile(const char *template_name, const char *name_expr, const char *arch,
                         fpx__cubin *out_cubin);
 void fpx__cubin_free(fpx__cubin *cubin);
+/* The identity of a compiled binary across processes (the key of the
+ * database's binary store): a hash of the template source, the name
+ * expression, the arch and the NVRTC version, as 16 hex digits. */
+void fpx__kernel_binary_hash(const char *template_name, const char *name_expr, const char *arch,
+                             char out[17]);
 /* NVRTC version as major * 1000 + minor * 10 (13000 = 13.0). */
 int fpx__nvrtc_version(void);
 

@@ -50,14 +50,14 @@ void fpx__ctx_close_databases(fpx_ctx *ctx) {
 
 static void copy_str(char *dst, size_t size, const char *src) { snprintf(dst, size, "%s", src); }
 
-void fpx__ctx_cache_key(const fpx_ctx *ctx, const fpx__wo_key *key, size_t n, size_t k,
+void fpx__cache_key_for(const fpx_device_info *info, const fpx__wo_key *key, size_t n, size_t k,
                         int m_bucket, fpx__cache_key *out) {
   const fpx__format_traits *t = NULL;
   memset(out, 0, sizeof *out);
-  copy_str(out->gpu_name, sizeof out->gpu_name, ctx->info.name);
-  copy_str(out->arch, sizeof out->arch, ctx->info.arch);
-  out->sm_count = ctx->info.sm_count;
-  out->driver_version = ctx->info.driver_version;
+  copy_str(out->gpu_name, sizeof out->gpu_name, info->name);
+  copy_str(out->arch, sizeof out->arch, info->arch);
+  out->sm_count = info->sm_count;
+  out->driver_version = info->driver_version;
   out->nvrtc_version = fpx__nvrtc_version();
   copy_str(out->fpx_hash, sizeof out->fpx_hash, fpx__templates_hash());
   copy_str(out->family, sizeof out->family, "weight_only");
@@ -110,7 +110,7 @@ static fpx__config_source lookup(fpx_ctx *ctx, const fpx__wo_key *key, size_t m,
   fpx__cache_key ck;
   fpx__cache_winner w;
   int found = 0;
-  fpx__ctx_cache_key(ctx, key, n, k, bucket, &ck);
+  fpx__cache_key_for(&ctx->info, key, n, k, bucket, &ck);
   if (ctx->user_db != NULL) {
     if (fpx__cache_get_winner(ctx->user_db, &ck, &w, &found) == FPX_OK && found &&
         fpx__wo_config_check(&w.config) == FPX_OK) {

@@ -101,9 +101,13 @@ void fpx__ctx_close_databases(fpx_ctx *ctx);
  * table, else the lookup order of fpx.h; counts the call's source. */
 fpx_status fpx__ctx_resolve_config(fpx_ctx *ctx, const fpx__wo_key *key, size_t m, size_t n,
                                    size_t k, fpx_wo_config *out_config);
-/* Fills the cache key of a problem for this context's GPU. */
-void fpx__ctx_cache_key(const fpx_ctx *ctx, const fpx__wo_key *key, size_t n, size_t k,
+/* Fills the database key of a problem on a GPU (with this process's NVRTC
+ * version and template hash). */
+void fpx__cache_key_for(const fpx_device_info *info, const fpx__wo_key *key, size_t n, size_t k,
                         int m_bucket, fpx__cache_key *out);
+/* Compiles or loads the kernel of (key, config) into the context without
+ * launching it (the tuner warms kernels from several threads). */
+fpx_status fpx__ctx_prepare_gemm(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_config *config);
 
 /* A workspace of at least `partial_bytes` and `counter_count` zeroed counters
  * for `stream`, grown when needed (never while the stream is capturing). */

@@ -75,6 +75,19 @@ fail:
   return ctx && st != FPX_OK ? fpx__ctx_fail(ctx, st) : st;
 }
 
+fpx_status fpx__ctx_prepare_gemm(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_config *config) {
+  fpx_status st = FPX_OK;
+  CUfunction fn;
+  char name[FPX__NAME_EXPR_MAX];
+  FPX_TRY(fpx__wo_key_check(key));
+  FPX_TRY(fpx__wo_config_check(config));
+  FPX_TRY(fpx__ctx_enter(ctx));
+  fpx__wo_gemm_name(key, config, name);
+  FPX_TRY(fpx__ctx_kernel(ctx, fpx__wo_gemm_id(key, config), FPX__TEMPLATE_WEIGHT_ONLY, name, &fn));
+fail:
+  return st;
+}
+
 FPX_API fpx_status fpx_gemm(fpx_ctx *ctx, const fpx_gemm_args *args, fpx_stream stream) {
   fpx__wo_key key;
   fpx_wo_config cfg;

@@ -26,24 +26,13 @@ CUfunction fpx__ctx_kernel_find(fpx_ctx *ctx, uint64_t id) {
   return f;
 }
 
-/* The binary's identity across processes: template source, name
- * expression, arch and NVRTC version. */
-static void binary_hash(const char *template_name, const char *name_expr, const char *arch,
-                        char out[17]) {
-  const char *source = fpx__template_source(template_name);
-  uint64_t h = fpx__kernel_hash(source ? source : "", name_expr, arch);
-  int nvrtc = fpx__nvrtc_version();
-  h = fpx__hash64(&nvrtc, sizeof nvrtc, h);
-  snprintf(out, 17, "%016llx", (unsigned long long)h);
-}
-
 /* Gets a cubin from the database or NVRTC; *from_db tells which. */
 static fpx_status get_cubin(fpx_ctx *ctx, const char *template_name, const char *name_expr,
                             fpx__cubin *cubin, int *from_db) {
   char hash[17];
   int found = 0;
   *from_db = 0;
-  binary_hash(template_name, name_expr, ctx->info.arch, hash);
+  fpx__kernel_binary_hash(template_name, name_expr, ctx->info.arch, hash);
   if (ctx->user_db != NULL) {
     void *blob = NULL;
     size_t size = 0;

@@ -25,6 +25,7 @@
 
 #include "cli.h"
 #include "cli_bench.h"
+#include "workload.h"
 #include "config.h"
 #include "context.h"
 #include "cublas_loader.h"
@@ -42,7 +43,6 @@ enum {
   CONFIG_UNSET = -1,
 };
 #define COPY_BYTES ((size_t)1 << 30)         /* copy-bandwidth buffer */
-#define FILL_CHUNK ((size_t)8 << 20)         /* 16-bit elements per host chunk */
 
 typedef struct bench_shape {
   char name[40];
@@ -301,118 +301,6 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
   return CLI_EXIT_OK;
 }
 
-/* ---- random data ----------------------------------------------------------- */
-
-typedef struct bench_rng {
-  uint64_t s;
-} bench_rng;
-
-static uint64_t rng_next(bench_rng *r) { /* splitmix64 */
-  uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-static double rng_unit(bench_rng *r) { return (double)(rng_next(r) >> 11) * 0x1p-53; }
-
-/* table[i] = the f16/bf16 pattern of (i + 0.5) / 32768 - 1: in (-1, 1), never
- * zero; indexed by 16 random bits. */
-static void build_value_table(fpx_dtype dtype, uint16_t *table) {
-  for (unsigned i = 0; i < 65536; i++) {
-    float v = (float)(((double)i + 0.5) / 32768.0 - 1.0);
-    table[i] = dtype == FPX_DTYPE_BF16 ? fpx_f32_to_bf16(v) : fpx_f32_to_f16(v);
-  }
-}
-
-/* Fills count 16-bit device elements with random table values. */
-static fpx_status fill_device16(const fpx__cu_table *cu, CUdeviceptr dst, size_t count,
-                                const uint16_t *table, bench_rng *r, uint16_t *chunk) {
-  fpx_status st = FPX_OK;
-  for (size_t done = 0; done < count;) {
-    size_t n = count - done < FILL_CHUNK ? count - done : FILL_CHUNK;
-    for (size_t i = 0; i < n; i += 4) {
-      uint64_t bits = rng_next(r);
-      for (size_t j = 0; j < 4 && i + j < n; j++) chunk[i + j] = table[(bits >> (16 * j)) & 0xFFFF];
-    }
-    FPX_CU(cu, cuMemcpyHtoD(dst + done * 2, chunk, n * 2));
-    done += n;
-  }
-fail:
-  return st;
-}
-
-/* 1 if, for this many bits, every byte of the tiled layout holds exactly one
- * whole code (a single 8-bit plane at byte-aligned offsets). */
-static int tiled_bytes_are_codes(int bits) {
-  if (bits != 8) return 0;
-  for (unsigned row = 0; row < FPX_TILE_N; row++)
-    for (unsigned col = 0; col < FPX_TILE_K; col++) {
-      fpx__layout_slot slots[4];
-      if (fpx__layout_locate(bits, row, col, slots) != 1 || slots[0].mask != 0xFF ||
-          slots[0].code_shift != 0 || slots[0].bit % 8 != 0)
-        return 0;
-    }
-  return 1;
-}
-
-/* Random finite weights of `format` for an n x k matrix, uploaded; scales in
- * [0.5, 1.5] / max_finite. *out_bytes = packed + scale bytes on the device. */
-static fpx_status make_weights(fpx_ctx *ctx, fpx_format format, int group, size_t n, size_t k,
-                               bench_rng *r, fpx_weights **out, size_t *out_bytes) {
-  fpx_status st = FPX_OK;
-  fpx_format_info info;
-  uint8_t finite[256] = {0}, finite_codes[256];
-  unsigned finite_count = 0;
-  uint8_t *tiled = NULL, *codes = NULL;
-  float *scales = NULL;
-  FPX_TRY(fpx_format_get_info(format, &info));
-  for (int c = 0; c < info.num_codes; c++) {
-    double v;
-    FPX_TRY(fpx_decode_value(format, (unsigned)c, &v));
-    if (isfinite(v)) {
-      finite[c] = 1;
-      finite_codes[finite_count++] = (uint8_t)c;
-    }
-  }
-  const size_t packed = fpx_tiled_packed_size(format, n, k);
-  const size_t scale_count = fpx_scale_count(n, k, group);
-  tiled = malloc(packed);
-  scales = malloc(scale_count * sizeof *scales);
-  if (tiled == NULL || scales == NULL) {
-    st = fpx__error(FPX_ERR_OUT_OF_MEMORY, "no host memory for a %zu x %zu weight", n, k);
-    goto fail;
-  }
-  const int unpadded = n % FPX_TILE_N == 0 && k % FPX_TILE_K == 0;
-  const int all_finite = finite_count == (unsigned)info.num_codes;
-  if (unpadded && (all_finite || tiled_bytes_are_codes(info.bits))) {
-    for (size_t i = 0; i < packed; i += 8) {
-      uint64_t bits = rng_next(r);
-      memcpy(tiled + i, &bits, packed - i < 8 ? packed - i : 8);
-    }
-    if (!all_finite)
-      for (size_t i = 0; i < packed; i++)
-        while (!finite[tiled[i]]) tiled[i] = (uint8_t)rng_next(r);
-  } else {
-    codes = malloc(n * k);
-    if (codes == NULL) {
-      st = fpx__error(FPX_ERR_OUT_OF_MEMORY, "no host memory for %zu x %zu codes", n, k);
-      goto fail;
-    }
-    for (size_t i = 0; i < n * k; i++) codes[i] = finite_codes[rng_next(r) % finite_count];
-    FPX_TRY(fpx_pack_tiled(format, codes, n, k, tiled));
-  }
-  for (size_t i = 0; i < scale_count; i++)
-    scales[i] = (float)((0.5 + rng_unit(r)) / info.max_finite);
-  FPX_TRY(fpx_weights_upload_tiled(ctx, format, tiled, scales, n, k, group, out));
-  *out_bytes = packed + scale_count * sizeof *scales;
-fail:
-  free(codes);
-  free(scales);
-  free(tiled);
-  return st;
-}
-
 /* ---- timed calls ----------------------------------------------------------- */
 
 typedef struct fpx_call_arg {
@@ -450,9 +338,9 @@ typedef struct bench_run {
   FILE *csv;
   fpx_device_info dev;
   double copy_gbps;
-  bench_rng rng;
+  fpx__rng rng;
   uint16_t *value_table; /* 65536 activation values */
-  uint16_t *chunk;       /* FILL_CHUNK host staging */
+  uint16_t *chunk;       /* FPX__FILL_CHUNK host staging */
   double log_speedup[MAX_FORMATS][MAX_MS];
   int speedup_count[MAX_FORMATS][MAX_MS];
 } bench_run;
@@ -508,10 +396,10 @@ static fpx_status bench_shape_all(bench_run *b, const bench_shape *s) {
     if (o->ms[i] > max_m) max_m = o->ms[i];
   FPX_CU(cu, cuMemAlloc(&x, max_m * s->k * 2));
   FPX_CU(cu, cuMemAlloc(&y, max_m * s->n * 2));
-  FPX_TRY(fill_device16(cu, x, max_m * s->k, b->value_table, &b->rng, b->chunk));
+  FPX_TRY(fpx__fill_device16(cu, x, max_m * s->k, b->value_table, &b->rng, b->chunk));
   if (b->blas != NULL) {
     FPX_CU(cu, cuMemAlloc(&w, s->n * s->k * 2));
-    FPX_TRY(fill_device16(cu, w, s->n * s->k, b->value_table, &b->rng, b->chunk));
+    FPX_TRY(fpx__fill_device16(cu, w, s->n * s->k, b->value_table, &b->rng, b->chunk));
     for (size_t i = 0; i < o->m_count; i++) {
       cublas_call_arg a = {b->blas, o->act, o->ms[i], s->n, s->k, x, w, y};
       FPX_TRY(fpx__timer_median_us(&b->timer, call_cublas, &a, WARMUPS, o->iters, &blas_us[i]));
@@ -523,7 +411,7 @@ static fpx_status bench_shape_all(bench_run *b, const bench_shape *s) {
     fpx_format_info info;
     size_t weight_bytes = 0;
     FPX_TRY(fpx_format_get_info(o->formats[f], &info));
-    FPX_TRY(make_weights(b->ctx, o->formats[f], o->group, s->n, s->k, &b->rng, &weights,
+    FPX_TRY(fpx__random_weights(b->ctx, o->formats[f], o->group, s->n, s->k, &b->rng, NULL, &weights,
                          &weight_bytes));
     for (size_t i = 0; i < o->m_count; i++) {
       fpx_call_arg a = {b->ctx, {sizeof(fpx_gemm_args), weights, o->act, o->act, o->ms[i], x, y, NULL}};
@@ -637,12 +525,12 @@ int fpx__cli_bench(int argc, char **argv) {
   const fpx__cu_table *cu = b->cu;
   stage = "setup";
   b->value_table = malloc(65536 * sizeof *b->value_table);
-  b->chunk = malloc(FILL_CHUNK * sizeof *b->chunk);
+  b->chunk = malloc(FPX__FILL_CHUNK * sizeof *b->chunk);
   if (b->value_table == NULL || b->chunk == NULL) {
     st = fpx__error(FPX_ERR_OUT_OF_MEMORY, "no host memory");
     goto fail;
   }
-  build_value_table(opts.act, b->value_table);
+  fpx__value_table(opts.act, b->value_table);
   int l2_bytes = 0;
   FPX_CU(cu, cuDeviceGetAttribute(&l2_bytes, CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, b->ctx->device));
   FPX_CU(cu, cuStreamCreate(&b->stream, CU_STREAM_NON_BLOCKING));
