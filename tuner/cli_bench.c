@@ -25,6 +25,7 @@
 
 #include "cli.h"
 #include "cli_bench.h"
+#include "cli_problem.h"
 #include "workload.h"
 #include "config.h"
 #include "context.h"
@@ -35,48 +36,19 @@
 #include "timing.h"
 
 enum {
-  MAX_FORMATS = 16,
-  MAX_SHAPES = 64,
-  MAX_MS = 32,
   WARMUPS = 3,
   COPY_REPS = 10,
   CONFIG_UNSET = -1,
 };
 #define COPY_BYTES ((size_t)1 << 30)         /* copy-bandwidth buffer */
 
-typedef struct bench_shape {
-  char name[40];
-  size_t n, k;
-} bench_shape;
-
 typedef struct bench_opts {
-  fpx_format formats[MAX_FORMATS];
-  size_t format_count;
-  fpx_dtype act;
-  int group;
-  int device;
-  bench_shape shapes[MAX_SHAPES];
-  size_t shape_count;
-  size_t ms[MAX_MS];
-  size_t m_count;
+  cli_problem p; /* formats, act, group, device, shapes, M values */
   int iters;
   fpx_wo_config config; /* fields CONFIG_UNSET unless given */
   const char *csv_path;
 } bench_opts;
 
-/* The shapes of BENCH.md, Y[M,N] = X[M,K] W[N,K]^T. */
-static const struct {
-  const char *model, *layer;
-  size_t n, k;
-} presets[] = {
-    {"llama3-8b", "qkv", 6144, 4096},         {"llama3-8b", "o", 4096, 4096},
-    {"llama3-8b", "gate_up", 28672, 4096},    {"llama3-8b", "down", 4096, 14336},
-    {"llama3-70b", "qkv", 10240, 8192},       {"llama3-70b", "o", 8192, 8192},
-    {"llama3-70b", "gate_up", 57344, 8192},   {"llama3-70b", "down", 8192, 28672},
-    {"llama3-405b", "qkv", 18432, 16384},     {"llama3-405b", "o", 16384, 16384},
-    {"llama3-405b", "gate_up", 106496, 16384}, {"llama3-405b", "down", 16384, 53248},
-};
-static const size_t preset_count = sizeof presets / sizeof presets[0];
 static const size_t default_ms[] = {1, 8, 16, 32, 64, 128};
 
 void fpx__cli_bench_usage(FILE *out) {
@@ -119,158 +91,29 @@ void fpx__cli_bench_usage(FILE *out) {
 
 /* ---- argument parsing ------------------------------------------------------ */
 
-/* Parses a whole decimal number in [lo, hi]. */
-static int parse_size(const char *s, size_t lo, size_t hi, size_t *out) {
-  char *end;
-  if (s == NULL || *s < '0' || *s > '9') return 0;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno != 0 || *end != '\0' || v < lo || v > hi) return 0;
-  *out = (size_t)v;
-  return 1;
-}
-
-/* Parses an int that must be one of `allowed` (count entries) or in
- * [allowed[0], allowed[1]] when count is 0. */
-static int parse_choice(const char *opt, const char *s, const int *allowed, size_t count,
-                        int *out) {
-  size_t v;
-  if (count == 0) {
-    if (parse_size(s, (size_t)allowed[0], (size_t)allowed[1], &v)) {
-      *out = (int)v;
-      return CLI_EXIT_OK;
-    }
-    return cli_usage_error("bench: %s '%s' is not a number in %d..%d", opt, s, allowed[0],
-                           allowed[1]);
-  }
-  if (parse_size(s, 0, 1u << 20, &v))
-    for (size_t i = 0; i < count; i++)
-      if ((int)v == allowed[i]) {
-        *out = (int)v;
-        return CLI_EXIT_OK;
-      }
-  char list[64] = "";
-  for (size_t i = 0, used = 0; i < count && used < sizeof list; i++) {
-    int n = snprintf(list + used, sizeof list - used, "%s%d", i ? ", " : "", allowed[i]);
-    if (n < 0) break;
-    used += (size_t)n;
-  }
-  return cli_usage_error("bench: %s '%s' is not one of %s", opt, s, list);
-}
-
-static int parse_formats(const char *list, bench_opts *o) {
-  char buf[256];
-  if (snprintf(buf, sizeof buf, "%s", list) >= (int)sizeof buf)
-    return cli_usage_error("bench: --format list is too long");
-  for (char *rest = buf, *tok; (tok = strsep(&rest, ",")) != NULL;) {
-    if (tok[0] == '\0') return cli_usage_error("bench: --format '%s' has an empty item", list);
-    if (o->format_count == MAX_FORMATS)
-      return cli_usage_error("bench: more than %d formats", MAX_FORMATS);
-    if (cli_parse_format(tok, &o->formats[o->format_count]) != CLI_EXIT_OK) return CLI_EXIT_USAGE;
-    o->format_count++;
-  }
-  return CLI_EXIT_OK;
-}
-
-static int parse_ms(const char *list, bench_opts *o) {
-  char buf[512];
-  if (snprintf(buf, sizeof buf, "%s", list) >= (int)sizeof buf)
-    return cli_usage_error("bench: --m list is too long");
-  o->m_count = 0;
-  for (char *rest = buf, *tok; (tok = strsep(&rest, ",")) != NULL;) {
-    if (tok[0] == '\0') return cli_usage_error("bench: --m '%s' has an empty item", list);
-    if (o->m_count == MAX_MS) return cli_usage_error("bench: more than %d values in --m", MAX_MS);
-    if (!parse_size(tok, 1, (size_t)1 << 20, &o->ms[o->m_count]))
-      return cli_usage_error("bench: --m value '%s' is not a number in 1..1048576", tok);
-    o->m_count++;
-  }
-  return CLI_EXIT_OK;
-}
-
-static int add_shape(bench_opts *o, const char *name, size_t n, size_t k) {
-  if (o->shape_count == MAX_SHAPES) return cli_usage_error("bench: more than %d shapes", MAX_SHAPES);
-  bench_shape *s = &o->shapes[o->shape_count++];
-  snprintf(s->name, sizeof s->name, "%s", name);
-  s->n = n;
-  s->k = k;
-  return CLI_EXIT_OK;
-}
-
-static int parse_model(const char *name, bench_opts *o) {
-  int found = 0;
-  for (size_t i = 0; i < preset_count; i++) {
-    if (strcmp(presets[i].model, name) != 0) continue;
-    char full[40];
-    snprintf(full, sizeof full, "%s.%s", presets[i].model + strlen("llama3-"), presets[i].layer);
-    if (add_shape(o, full, presets[i].n, presets[i].k) != CLI_EXIT_OK) return CLI_EXIT_USAGE;
-    found = 1;
-  }
-  if (!found)
-    return cli_usage_error("bench: unknown --model '%s' (llama3-8b, llama3-70b, llama3-405b)", name);
-  return CLI_EXIT_OK;
-}
-
-static int parse_shape(const char *text, bench_opts *o) {
-  char buf[64];
-  size_t n, k;
-  if (snprintf(buf, sizeof buf, "%s", text) >= (int)sizeof buf)
-    return cli_usage_error("bench: --shape '%s' is too long", text);
-  char *sep = strpbrk(buf, ",x");
-  if (sep != NULL) *sep = '\0';
-  if (sep == NULL || !parse_size(buf, 1, (size_t)1 << 30, &n) ||
-      !parse_size(sep + 1, 8, (size_t)1 << 30, &k))
-    return cli_usage_error("bench: --shape '%s' is not N,K (N in 1..2^30, K in 8..2^30)", text);
-  if (k % 8 != 0) return cli_usage_error("bench: --shape '%s': K must be a multiple of 8", text);
-  return add_shape(o, "custom", n, k);
-}
-
-/* The value of option argv[*i] ("--opt VALUE" or "--opt=VALUE"), or NULL if
- * argv[*i] is not `opt`. Sets *missing when the value is absent. */
-static const char *option_value(int argc, char **argv, int *i, const char *opt, int *missing) {
-  const size_t len = strlen(opt);
-  const char *arg = argv[*i];
-  if (strncmp(arg, opt, len) != 0) return NULL;
-  if (arg[len] == '=') return arg + len + 1;
-  if (arg[len] != '\0') return NULL;
-  if (*i + 1 >= argc) {
-    *missing = 1;
-    return opt;
-  }
-  return argv[++*i];
-}
-
 /* Fills *o from the command line. Returns CLI_EXIT_OK, CLI_EXIT_USAGE, or -1
  * when --help was given. */
 static int parse_args(int argc, char **argv, bench_opts *o) {
   static const int pow2_8[] = {1, 2, 4, 8}, pow2_4[] = {1, 2, 4}, split_range[] = {1, 64};
-  static const int groups[] = {0, 32, 64, 128, 256}, iter_range[] = {1, 100000};
-  static const int device_range[] = {0, 1023};
+  static const int iter_range[] = {1, 100000};
   int rc = CLI_EXIT_OK;
   memset(o, 0, sizeof *o);
-  o->act = FPX_DTYPE_BF16;
+  o->p.cmd = "bench";
+  o->p.act = FPX_DTYPE_BF16;
   o->iters = 30;
   o->config = (fpx_wo_config){CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET};
   for (int i = 1; i < argc && rc == CLI_EXIT_OK; i++) {
     const char *v;
-    int missing = 0;
+    int missing = 0, handled = 0;
     if (cli_is_help(argv[i])) return -1;
-#define OPT(name) ((v = option_value(argc, argv, &i, name, &missing)) != NULL && !missing)
-    if (OPT("--format")) rc = parse_formats(v, o);
-    else if (OPT("--act")) {
-      fpx_dtype d;
-      if (fpx_dtype_parse(v, &d) != FPX_OK || (d != FPX_DTYPE_BF16 && d != FPX_DTYPE_F16))
-        rc = cli_usage_error("bench: --act '%s' is not bf16 or f16", v);
-      else o->act = d;
-    } else if (OPT("--group")) rc = parse_choice("--group", v, groups, 5, &o->group);
-    else if (OPT("--model")) rc = parse_model(v, o);
-    else if (OPT("--shape")) rc = parse_shape(v, o);
-    else if (OPT("--m")) rc = parse_ms(v, o);
-    else if (OPT("--iters")) rc = parse_choice("--iters", v, iter_range, 0, &o->iters);
-    else if (OPT("--warps-n")) rc = parse_choice("--warps-n", v, pow2_8, 4, &o->config.warps_n);
-    else if (OPT("--warps-k")) rc = parse_choice("--warps-k", v, pow2_4, 3, &o->config.warps_k);
-    else if (OPT("--m-tiles")) rc = parse_choice("--m-tiles", v, pow2_8, 4, &o->config.m_tiles);
-    else if (OPT("--split-k")) rc = parse_choice("--split-k", v, split_range, 0, &o->config.split_k);
-    else if (OPT("--device")) rc = parse_choice("--device", v, device_range, 0, &o->device);
+    rc = cli_problem_option(argc, argv, &i, &o->p, &handled);
+    if (handled || rc != CLI_EXIT_OK) continue;
+#define OPT(name) ((v = cli_option_value(argc, argv, &i, name, &missing)) != NULL && !missing)
+    if (OPT("--iters")) rc = cli_parse_choice("bench", "--iters", v, iter_range, 0, &o->iters);
+    else if (OPT("--warps-n")) rc = cli_parse_choice("bench", "--warps-n", v, pow2_8, 4, &o->config.warps_n);
+    else if (OPT("--warps-k")) rc = cli_parse_choice("bench", "--warps-k", v, pow2_4, 3, &o->config.warps_k);
+    else if (OPT("--m-tiles")) rc = cli_parse_choice("bench", "--m-tiles", v, pow2_8, 4, &o->config.m_tiles);
+    else if (OPT("--split-k")) rc = cli_parse_choice("bench", "--split-k", v, split_range, 0, &o->config.split_k);
     else if (OPT("--csv")) {
       if (v[0] == '\0') rc = cli_usage_error("bench: --csv needs a file name");
       o->csv_path = v;
@@ -280,20 +123,8 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
 #undef OPT
   }
   if (rc != CLI_EXIT_OK) return rc;
-  if (o->format_count == 0) o->formats[o->format_count++] = (fpx_format){3, 2};
-  if (o->shape_count == 0 && parse_model("llama3-8b", o) != CLI_EXIT_OK) return CLI_EXIT_USAGE;
-  if (o->m_count == 0) {
-    o->m_count = sizeof default_ms / sizeof default_ms[0];
-    memcpy(o->ms, default_ms, sizeof default_ms);
-  }
-  for (size_t f = 0; f < o->format_count; f++) {
-    fpx_format_info info;
-    if (fpx_format_get_info(o->formats[f], &info) != FPX_OK)
-      return cli_usage_error("bench: %s", fpx_last_error());
-    /* the library's rule: e5m0/e5m1 values exceed the f16 range */
-    if (o->act == FPX_DTYPE_F16 && info.format.exp_bits == 5 && !info.has_inf)
-      return cli_usage_error("bench: format %s needs --act bf16", info.name);
-  }
+  rc = cli_problem_finish(&o->p, "llama3-8b", default_ms, sizeof default_ms / sizeof default_ms[0]);
+  if (rc != CLI_EXIT_OK) return rc;
   const fpx_wo_config *c = &o->config;
   if (c->warps_n != CONFIG_UNSET && c->warps_k != CONFIG_UNSET && c->m_tiles != CONFIG_UNSET &&
       c->split_k != CONFIG_UNSET && fpx__wo_config_check(c) != FPX_OK)
@@ -341,8 +172,8 @@ typedef struct bench_run {
   fpx__rng rng;
   uint16_t *value_table; /* 65536 activation values */
   uint16_t *chunk;       /* FPX__FILL_CHUNK host staging */
-  double log_speedup[MAX_FORMATS][MAX_MS];
-  int speedup_count[MAX_FORMATS][MAX_MS];
+  double log_speedup[CLI_MAX_FORMATS][CLI_MAX_MS];
+  int speedup_count[CLI_MAX_FORMATS][CLI_MAX_MS];
 } bench_run;
 
 static void config_text(const fpx_wo_config *c, char *buf, size_t size) {
@@ -365,7 +196,7 @@ fail:
   return st;
 }
 
-static void print_row(bench_run *b, const char *format, const bench_shape *s, size_t m,
+static void print_row(bench_run *b, const char *format, const cli_shape *s, size_t m,
                       const char *cfg, double fpx_us, double blas_us, size_t weight_bytes) {
   const double gbps = (double)weight_bytes / (fpx_us * 1e3);
   const double pct = 100.0 * gbps / b->copy_gbps;
@@ -376,7 +207,7 @@ static void print_row(bench_run *b, const char *format, const bench_shape *s, si
   fflush(stdout);
   if (b->csv != NULL) {
     fprintf(b->csv, "\"%s\",%s,%s,%d,%s,%zu,%zu,%zu,%s,%.3f,", b->dev.name, format,
-            fpx_dtype_name(b->o->act), b->o->group, s->name, s->n, s->k, m, cfg, fpx_us);
+            fpx_dtype_name(b->o->p.act), b->o->p.group, s->name, s->n, s->k, m, cfg, fpx_us);
     if (blas_us > 0) fprintf(b->csv, "%.3f,%.4f,", blas_us, blas_us / fpx_us);
     else fprintf(b->csv, ",,");
     fprintf(b->csv, "%zu,%.1f,%.1f,%.2f\n", weight_bytes, gbps, b->copy_gbps, pct);
@@ -384,37 +215,37 @@ static void print_row(bench_run *b, const char *format, const bench_shape *s, si
 }
 
 /* Every format and M for one shape. */
-static fpx_status bench_shape_all(bench_run *b, const bench_shape *s) {
+static fpx_status cli_shape_all(bench_run *b, const cli_shape *s) {
   fpx_status st = FPX_OK;
   const bench_opts *o = b->o;
   const fpx__cu_table *cu = b->cu;
   CUdeviceptr x = 0, y = 0, w = 0;
   fpx_weights *weights = NULL;
-  double blas_us[MAX_MS] = {0};
+  double blas_us[CLI_MAX_MS] = {0};
   size_t max_m = 0;
-  for (size_t i = 0; i < o->m_count; i++)
-    if (o->ms[i] > max_m) max_m = o->ms[i];
+  for (size_t i = 0; i < o->p.m_count; i++)
+    if (o->p.ms[i] > max_m) max_m = o->p.ms[i];
   FPX_CU(cu, cuMemAlloc(&x, max_m * s->k * 2));
   FPX_CU(cu, cuMemAlloc(&y, max_m * s->n * 2));
   FPX_TRY(fpx__fill_device16(cu, x, max_m * s->k, b->value_table, &b->rng, b->chunk));
   if (b->blas != NULL) {
     FPX_CU(cu, cuMemAlloc(&w, s->n * s->k * 2));
     FPX_TRY(fpx__fill_device16(cu, w, s->n * s->k, b->value_table, &b->rng, b->chunk));
-    for (size_t i = 0; i < o->m_count; i++) {
-      cublas_call_arg a = {b->blas, o->act, o->ms[i], s->n, s->k, x, w, y};
+    for (size_t i = 0; i < o->p.m_count; i++) {
+      cublas_call_arg a = {b->blas, o->p.act, o->p.ms[i], s->n, s->k, x, w, y};
       FPX_TRY(fpx__timer_median_us(&b->timer, call_cublas, &a, WARMUPS, o->iters, &blas_us[i]));
     }
     cu->cuMemFree(w);
     w = 0;
   }
-  for (size_t f = 0; f < o->format_count; f++) {
+  for (size_t f = 0; f < o->p.format_count; f++) {
     fpx_format_info info;
     size_t weight_bytes = 0;
-    FPX_TRY(fpx_format_get_info(o->formats[f], &info));
-    FPX_TRY(fpx__random_weights(b->ctx, o->formats[f], o->group, s->n, s->k, &b->rng, NULL, &weights,
+    FPX_TRY(fpx_format_get_info(o->p.formats[f], &info));
+    FPX_TRY(fpx__random_weights(b->ctx, o->p.formats[f], o->p.group, s->n, s->k, &b->rng, NULL, &weights,
                          &weight_bytes));
-    for (size_t i = 0; i < o->m_count; i++) {
-      fpx_call_arg a = {b->ctx, {sizeof(fpx_gemm_args), weights, o->act, o->act, o->ms[i], x, y, NULL}};
+    for (size_t i = 0; i < o->p.m_count; i++) {
+      fpx_call_arg a = {b->ctx, {sizeof(fpx_gemm_args), weights, o->p.act, o->p.act, o->p.ms[i], x, y, NULL}};
       fpx_wo_config cfg;
       int explicit_cfg;
       char cfg_buf[32];
@@ -423,7 +254,7 @@ static fpx_status bench_shape_all(bench_run *b, const bench_shape *s) {
       if (explicit_cfg) a.args.config = &cfg;
       FPX_TRY(fpx__timer_median_us(&b->timer, call_fpx, &a, WARMUPS, o->iters, &us));
       config_text(&cfg, cfg_buf, sizeof cfg_buf);
-      print_row(b, info.name, s, o->ms[i], cfg_buf, us, blas_us[i], weight_bytes);
+      print_row(b, info.name, s, o->p.ms[i], cfg_buf, us, blas_us[i], weight_bytes);
       if (blas_us[i] > 0) {
         b->log_speedup[f][i] += log(blas_us[i] / us);
         b->speedup_count[f][i]++;
@@ -448,17 +279,17 @@ static void print_geomeans(const bench_run *b) {
   char cell[32];
   if (b->blas == NULL) return;
   printf("\ngeometric mean speedup over %zu shape%s (cuBLAS time / fpx time):\n%-6s",
-         o->shape_count, o->shape_count == 1 ? "" : "s", "format");
-  for (size_t i = 0; i < o->m_count; i++) {
-    snprintf(cell, sizeof cell, "M=%zu", o->ms[i]);
+         o->p.shape_count, o->p.shape_count == 1 ? "" : "s", "format");
+  for (size_t i = 0; i < o->p.m_count; i++) {
+    snprintf(cell, sizeof cell, "M=%zu", o->p.ms[i]);
     printf(" %9s", cell);
   }
   printf("\n");
-  for (size_t f = 0; f < o->format_count; f++) {
+  for (size_t f = 0; f < o->p.format_count; f++) {
     fpx_format_info info;
-    if (fpx_format_get_info(o->formats[f], &info) != FPX_OK) continue;
+    if (fpx_format_get_info(o->p.formats[f], &info) != FPX_OK) continue;
     printf("%-6s", info.name);
-    for (size_t i = 0; i < o->m_count; i++) {
+    for (size_t i = 0; i < o->p.m_count; i++) {
       if (b->speedup_count[f][i] == 0) snprintf(cell, sizeof cell, "-");
       else snprintf(cell, sizeof cell, "%.2fx", exp(b->log_speedup[f][i] / b->speedup_count[f][i]));
       printf(" %9s", cell);
@@ -475,12 +306,12 @@ static void print_header(const bench_run *b) {
          COPY_REPS, COPY_BYTES >> 20, b->copy_gbps);
   if (b->blas != NULL)
     printf("# baseline: cuBLAS GemmEx %s (%s, version %d), dense %s weights, FP32 accumulate\n",
-           fpx_dtype_name(o->act), fpx__cublas_library(b->blas), fpx__cublas_version(b->blas),
-           fpx_dtype_name(o->act));
+           fpx_dtype_name(o->p.act), fpx__cublas_library(b->blas), fpx__cublas_version(b->blas),
+           fpx_dtype_name(o->p.act));
   else printf("# baseline: none (cuBLAS not available)\n");
   printf("# activations and output %s, scale group %d%s; L2 flushed (%zu MiB) before each of "
          "%d reps, median; %d warm-ups\n",
-         fpx_dtype_name(o->act), o->group, o->group == 0 ? " (per row)" : "",
+         fpx_dtype_name(o->p.act), o->p.group, o->p.group == 0 ? " (per row)" : "",
          b->timer.flush_bytes >> 20, o->iters, WARMUPS);
   printf("# config = warps_n/warps_k/m_tiles/split_k (%s)\n",
          o->config.warps_n == CONFIG_UNSET && o->config.warps_k == CONFIG_UNSET &&
@@ -517,7 +348,7 @@ int fpx__cli_bench(int argc, char **argv) {
   if (b == NULL) return cli_failure("bench: out of memory");
   b->o = &opts;
   b->rng.s = 0x243F6A8885A308D3ull;
-  fpx_ctx_options ctx_opts = {sizeof ctx_opts, opts.device, NULL};
+  fpx_ctx_options ctx_opts = {sizeof ctx_opts, opts.p.device, NULL};
   stage = "cannot use the GPU";
   FPX_TRY(fpx_ctx_create(&ctx_opts, &b->ctx));
   FPX_TRY(fpx__cu_get(&b->cu));
@@ -530,7 +361,7 @@ int fpx__cli_bench(int argc, char **argv) {
     st = fpx__error(FPX_ERR_OUT_OF_MEMORY, "no host memory");
     goto fail;
   }
-  fpx__value_table(opts.act, b->value_table);
+  fpx__value_table(opts.p.act, b->value_table);
   int l2_bytes = 0;
   FPX_CU(cu, cuDeviceGetAttribute(&l2_bytes, CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, b->ctx->device));
   FPX_CU(cu, cuStreamCreate(&b->stream, CU_STREAM_NON_BLOCKING));
@@ -550,11 +381,11 @@ int fpx__cli_bench(int argc, char **argv) {
     goto done;
   }
   print_header(b);
-  for (size_t i = 0; i < opts.shape_count; i++) {
-    snprintf(what, sizeof what, "shape %s (N=%zu, K=%zu)", opts.shapes[i].name, opts.shapes[i].n,
-             opts.shapes[i].k);
+  for (size_t i = 0; i < opts.p.shape_count; i++) {
+    snprintf(what, sizeof what, "shape %s (N=%zu, K=%zu)", opts.p.shapes[i].name, opts.p.shapes[i].n,
+             opts.p.shapes[i].k);
     stage = what;
-    FPX_TRY(bench_shape_all(b, &opts.shapes[i]));
+    FPX_TRY(cli_shape_all(b, &opts.p.shapes[i]));
   }
   print_geomeans(b);
   rc = CLI_EXIT_OK;

@@ -10,6 +10,8 @@
 
 #include "cli.h"
 #include "cli_bench.h"
+#include "cli_db.h"
+#include "cli_tune.h"
 
 const char *cli_program = "fpx-tune";
 
@@ -21,6 +23,18 @@ static const cli_command commands[] = {
      cli_format_usage},
     {"encode", "encode numbers into a format's codes", cli_encode_run, cli_encode_usage},
     {"bench", "time fpx_gemm against cuBLAS on the GPU", fpx__cli_bench, fpx__cli_bench_usage},
+    {"list", "one line per tuned winner in the database", fpx__cli_list, fpx__cli_list_usage},
+    {"show", "every column of the tuned winners matching filters", fpx__cli_show,
+     fpx__cli_show_usage},
+    {"export", "write the database's winners as tuning JSON", fpx__cli_export,
+     fpx__cli_export_usage},
+    {"import", "add the winners of a tuning JSON file", fpx__cli_import, fpx__cli_import_usage},
+    {"merge", "add the winners of another database file", fpx__cli_merge, fpx__cli_merge_usage},
+    {"clear", "remove every winner and kernel binary (--yes)", fpx__cli_clear,
+     fpx__cli_clear_usage},
+    {"compile", "compile kernels for an arch into the database (no GPU)", fpx__cli_compile,
+     fpx__cli_compile_usage},
+    {"tune", "tune kernel configurations on the GPU into the database", cli_tune_run, cli_tune_usage},
 };
 static const size_t command_count = sizeof commands / sizeof commands[0];
 
