@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "cli_bench.h"
 #include "cli_db.h"
+#include "cli_latency.h"
 #include "cli_tune.h"
 
 const char *cli_program = "fpx-tune";
@@ -35,6 +36,8 @@ static const cli_command commands[] = {
     {"compile", "compile kernels for an arch into the database (no GPU)", fpx__cli_compile,
      fpx__cli_compile_usage},
     {"tune", "tune kernel configurations on the GPU into the database", cli_tune_run, cli_tune_usage},
+    {"latency", "host costs of fpx_gemm: first call, cached first call, warm call", cli_latency_run,
+     cli_latency_usage},
 };
 static const size_t command_count = sizeof commands / sizeof commands[0];
 
