@@ -1,0 +1,369 @@
+/*
+ * test_cli_db.c - the database subcommands of fpx-tune (list, show, export,
+ * import, merge, clear, compile), run as a child process ($FPX_TUNE, default
+ * build/fpx-tune) against databases in a fresh directory under /tmp. compile
+ * runs NVRTC for real (no GPU needed).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "compile.h"
+#include "config.h"
+#include "embedded_templates.h"
+#include "support.h"
+
+#define OUT_SIZE 65536
+
+typedef struct cli_result {
+  int exit_code;
+  char out[OUT_SIZE]; /* stdout */
+  char err[OUT_SIZE]; /* stderr */
+} cli_result;
+
+static char dir[64];     /* this test's directory */
+static char db[128];     /* dir/fpx.db */
+
+static void setup(void) {
+  snprintf(dir, sizeof dir, "/tmp/fpx_cli_db_XXXXXX");
+  cr_assert(mkdtemp(dir) != NULL);
+  snprintf(db, sizeof db, "%s/fpx.db", dir);
+}
+
+static void teardown(void) {
+  char command[128];
+  snprintf(command, sizeof command, "rm -rf '%s'", dir);
+  if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+TestSuite(cli_db, .init = setup, .fini = teardown);
+
+static void slurp(const char *path, char *buf) {
+  FILE *f = fopen(path, "rb");
+  size_t n = 0;
+  if (f != NULL) {
+    n = fread(buf, 1, OUT_SIZE - 1, f);
+    fclose(f);
+  }
+  buf[n] = '\0';
+}
+
+static void write_text(const char *name, const char *text) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "wb");
+  cr_assert(f != NULL, "cannot write %s", path);
+  cr_assert(fputs(text, f) >= 0 && fclose(f) == 0);
+}
+
+/* Runs "[env] $FPX_TUNE args" (a printf format; "@" stands for the test's
+ * directory) through the shell. Results live in a ring of four. */
+static cli_result *run_env(const char *env, const char *fmt, ...) {
+  static cli_result ring[4];
+  static int next;
+  cli_result *r = &ring[next++ % 4];
+  const char *tool = getenv("FPX_TUNE");
+  char args[1024], expanded[2048], command[4096];
+  char err_path[] = "/tmp/fpx_cli_db_err_XXXXXX", out_path[] = "/tmp/fpx_cli_db_out_XXXXXX";
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  size_t used = 0;
+  for (const char *p = args; *p && used + 64 < sizeof expanded; p++) {
+    if (*p == '@') used += (size_t)snprintf(expanded + used, sizeof expanded - used, "%s", dir);
+    else expanded[used++] = *p;
+  }
+  expanded[used] = '\0';
+  int fd_err = mkstemp(err_path), fd_out = mkstemp(out_path);
+  cr_assert(fd_err >= 0 && fd_out >= 0);
+  snprintf(command, sizeof command, "%s %s %s >%s 2>%s </dev/null", env ? env : "",
+           tool ? tool : "build/fpx-tune", expanded, out_path, err_path);
+  int status = system(command);
+  cr_assert(status != -1 && WIFEXITED(status), "%s did not exit normally", command);
+  r->exit_code = WEXITSTATUS(status);
+  slurp(out_path, r->out);
+  slurp(err_path, r->err);
+  close(fd_err);
+  close(fd_out);
+  unlink(err_path);
+  unlink(out_path);
+  return r;
+}
+#define run(...) run_env(NULL, __VA_ARGS__)
+
+static int count_lines(const char *s) {
+  int n = 0;
+  for (; *s; s++)
+    if (*s == '\n') n++;
+  return n;
+}
+
+static int has_line(const char *s, const char *line) {
+  size_t len = strlen(line);
+  for (const char *p = s; (p = strstr(p, line)) != NULL; p++)
+    if ((p == s || p[-1] == '\n') && (p[len] == '\n' || p[len] == '\0')) return 1;
+  return 0;
+}
+
+/* One valid winner; the gpu name needs JSON escaping. */
+#define ENTRY_FIELDS(GPU, HASH, FORMAT, N, BUCKET, WN, WK, MT, SK, TIME)                        \
+  "{\"gpu_name\": \"" GPU "\", \"arch\": \"sm_90a\", \"sm_count\": 132, "                       \
+  "\"driver_version\": 12080, \"nvrtc_version\": 12080, \"fpx_hash\": \"" HASH "\", "           \
+  "\"family\": \"weight_only\", \"weight_format\": \"" FORMAT "\", \"x_dtype\": \"bf16\", "     \
+  "\"y_dtype\": \"bf16\", \"group_size\": 0, \"n\": " N ", \"k\": 14336, \"m_bucket\": " BUCKET \
+  ", \"warps_n\": " WN ", \"warps_k\": " WK ", \"m_tiles\": " MT ", \"split_k\": " SK           \
+  ", \"time_us\": " TIME ", \"check_tolerance\": 0.01, \"check_error\": 0.00123, "             \
+  "\"tuned_at\": 1700000000, \"candidates_checksum\": \"deadbeef\"}"
+#define GPU_NAME "Test GPU \\\"80GB\\\" \\\\ x"
+#define ENTRY ENTRY_FIELDS(GPU_NAME, "0123abcd", "e3m2", "4096", "16", "4", "2", "2", "4", \
+                           "12.345678901234567")
+#define DOC(...) "{\"fpx_tuning_db\": 1, \"winners\": [" __VA_ARGS__ "]}\n"
+
+static void import_entry(void) {
+  write_text("in.json", DOC(ENTRY));
+  cli_result *r = run("import --db @/fpx.db @/in.json");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+}
+
+Test(cli_db, export_of_an_empty_database_is_json_with_no_winners) {
+  cli_result *r = run("export --db @/fpx.db");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  cr_assert(contains(r->out, "\"fpx_tuning_db\"") && contains(r->out, "\"winners\""), "%s",
+            r->out);
+  cr_assert(contains(r->out, "[]"), "%s", r->out);
+  cr_assert_neq(access(db, F_OK), 0, "a reader created the database");
+  /* the library's own parser accepts it */
+  write_text("empty.json", r->out);
+  cr_assert_eq(run("import --db @/fpx.db @/empty.json")->exit_code, 0);
+  r = run("list --db @/fpx.db");
+  cr_assert_eq(r->exit_code, 0);
+  cr_assert_eq(count_lines(r->out), 1, "%s", r->out);
+  cr_assert_str_eq(run("list --json --db @/fpx.db")->out, "[]\n");
+}
+
+Test(cli_db, list_prints_one_line_per_winner) {
+  import_entry();
+  cli_result *r = run("list --db @/fpx.db");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  cr_assert_eq(count_lines(r->out), 2, "%s", r->out);
+  cr_assert(has_line(r->out, "Test GPU \"80GB\" \\ x\tsm_90a\te3m2\tbf16\tbf16\t0\t4096\t14336\t16"
+                             "\t4/2/2/4\t12.35\t2023-11-14T22:13:20Z"),
+            "%s", r->out);
+}
+
+Test(cli_db, show_prints_every_column_of_matching_winners) {
+  import_entry();
+  cli_result *r = run("show --db @/fpx.db --format fp6 --shape 4096,14336 --m 9");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  cr_assert(has_line(r->out, "gpu_name: Test GPU \"80GB\" \\ x"), "%s", r->out);
+  cr_assert(has_line(r->out, "m_bucket: 16"));
+  cr_assert(has_line(r->out, "warps_k: 2"));
+  cr_assert(has_line(r->out, "check_tolerance: 0.01"));
+  cr_assert(has_line(r->out, "check_error: 0.00123"));
+  cr_assert(has_line(r->out, "candidates_checksum: deadbeef"));
+  cr_assert(has_line(r->out, "tuned_at: 1700000000 (2023-11-14T22:13:20Z)"));
+  static const char *const misses[] = {"--m 100", "--format e2m1", "--shape 4096,4096",
+                                       "--gpu other", "--arch sm_80"};
+  for (size_t i = 0; i < sizeof misses / sizeof misses[0]; i++) {
+    r = run("show --db @/fpx.db %s", misses[i]);
+    cr_assert_eq(r->exit_code, 0, "%s", misses[i]);
+    cr_assert_str_eq(r->out, "", "%s: %s", misses[i], r->out);
+  }
+  cr_assert_str_eq(run("show --db @/fpx.db --m 100 --json")->out, "[]\n");
+}
+
+Test(cli_db, export_import_round_trip_is_exact) {
+  import_entry();
+  cli_result *a = run("export --db @/fpx.db -o @/a.json");
+  cr_assert_eq(a->exit_code, 0, "%s", a->err);
+  cli_result *b = run("import --db @/b.db @/a.json");
+  cr_assert_eq(b->exit_code, 0, "%s", b->err);
+  a = run("export --db @/fpx.db");
+  b = run("export --db @/b.db");
+  cr_assert_str_eq(a->out, b->out);
+  cr_assert(contains(a->out, "12.345678901234567"), "%s", a->out);
+  cr_assert(contains(run("export --db @/b.db --gpu 'Test GPU \"80GB\" \\ x'")->out, "deadbeef"));
+  cr_assert(!contains(run("export --db @/b.db --gpu other")->out, "deadbeef"));
+}
+
+Test(cli_db, list_and_show_json_hold_the_exported_entries) {
+  static char list_json[OUT_SIZE], doc[OUT_SIZE + 64];
+  import_entry();
+  static const char *const commands[] = {"list --json", "show --json --m 16"};
+  for (size_t i = 0; i < 2; i++) {
+    cli_result *r = run("%s --db @/fpx.db", commands[i]);
+    cr_assert_eq(r->exit_code, 0, "%s", r->err);
+    snprintf(list_json, sizeof list_json, "%s", r->out);
+    snprintf(doc, sizeof doc, "{\"fpx_tuning_db\": 1, \"winners\": %s}", list_json);
+    write_text("list.json", doc);
+    run("clear --yes --db @/c.db");
+    r = run("import --db @/c.db @/list.json");
+    cr_assert_eq(r->exit_code, 0, "%s: %s\n%s", commands[i], r->err, list_json);
+    cli_result *a = run("export --db @/fpx.db"), *c = run("export --db @/c.db");
+    cr_assert_str_eq(a->out, c->out, "%s", commands[i]);
+  }
+}
+
+Test(cli_db, malformed_import_exits_2_and_leaves_the_database_unchanged) {
+  static char before[OUT_SIZE];
+  import_entry();
+  snprintf(before, sizeof before, "%s", run("export --db @/fpx.db")->out);
+  write_text("syntax.json", "{\"fpx_tuning_db\": 1, \"winners\": [");
+  cli_result *r = run("import --db @/fpx.db @/syntax.json");
+  cr_assert_eq(r->exit_code, 2);
+  cr_assert(contains(r->err, "syntax"), "%s", r->err);
+  write_text("field.json", DOC(ENTRY_FIELDS("other", "0123abcd", "e2m1", "8192", "16", "4", "1",
+                                            "1", "1", "3.5") ", " ENTRY_FIELDS(
+      "other", "0123abcd", "e2m1", "8192", "3", "4", "1", "1", "1", "3.5")));
+  r = run("import --db @/fpx.db @/field.json");
+  cr_assert_eq(r->exit_code, 2);
+  cr_assert(contains(r->err, "winners[1]") && contains(r->err, "m_bucket"), "%s", r->err);
+  r = run("import --db @/fpx.db @/missing.json");
+  cr_assert_eq(r->exit_code, 2);
+  cr_assert(contains(r->err, "missing.json"), "%s", r->err);
+  cr_assert_str_eq(run("export --db @/fpx.db")->out, before);
+}
+
+Test(cli_db, import_keeps_the_faster_entry_per_key) {
+  import_entry();
+  write_text("slow.json", DOC(ENTRY_FIELDS(GPU_NAME, "0123abcd", "e3m2", "4096", "16", "8", "1",
+                                           "1", "1", "99")));
+  cr_assert_eq(run("import --db @/fpx.db @/slow.json")->exit_code, 0);
+  cli_result *r = run("list --db @/fpx.db");
+  cr_assert_eq(count_lines(r->out), 2, "%s", r->out);
+  cr_assert(contains(r->out, "4/2/2/4"), "%s", r->out);
+}
+
+Test(cli_db, clear_needs_yes) {
+  import_entry();
+  cli_result *r = run("clear --db @/fpx.db");
+  cr_assert_eq(r->exit_code, 2);
+  cr_assert(contains(r->err, "--yes"), "%s", r->err);
+  cr_assert_eq(count_lines(run("list --db @/fpx.db")->out), 2);
+  r = run("clear --yes --db @/fpx.db");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  cr_assert(contains(r->out, "removed 1 winners"), "%s", r->out);
+  cr_assert_eq(count_lines(run("list --db @/fpx.db")->out), 1);
+}
+
+Test(cli_db, merge_adds_the_winners_of_another_database) {
+  import_entry();
+  write_text("other.json", DOC(ENTRY_FIELDS("other", "0123abcd", "e2m1", "8192", "1", "4", "1",
+                                            "1", "1", "3.5")));
+  cr_assert_eq(run("import --db @/other.db @/other.json")->exit_code, 0);
+  cli_result *r = run("merge --db @/fpx.db @/other.db");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  cr_assert(contains(r->out, "1 winners before, 2 after"), "%s", r->out);
+  cr_assert_eq(count_lines(run("list --db @/fpx.db")->out), 3);
+  write_text("junk.db", "this is not a database, just some text long enough to matter\n");
+  r = run("merge --db @/fpx.db @/junk.db");
+  cr_assert_eq(r->exit_code, 2, "%s", r->err);
+  cr_assert(contains(r->err, "junk.db"), "%s", r->err);
+  r = run("merge --db @/fpx.db @/none.db");
+  cr_assert_eq(r->exit_code, 2);
+  cr_assert(contains(r->err, "none.db"), "%s", r->err);
+  cr_assert_eq(count_lines(run("list --db @/fpx.db")->out), 3);
+}
+
+Test(cli_db, default_database_follows_fpx_cache_dir) {
+  char env[128];
+  write_text("in.json", DOC(ENTRY));
+  snprintf(env, sizeof env, "FPX_CACHE_DIR='%s/cache'", dir);
+  cli_result *r = run_env(env, "import @/in.json");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  cr_assert_eq(count_lines(run("list --db @/cache/fpx.db")->out), 2);
+  cr_assert_eq(count_lines(run_env(env, "list")->out), 2);
+}
+
+Test(cli_db, every_subcommand_has_help) {
+  static const char *const commands[] = {"list", "show", "export", "import",
+                                         "merge", "clear", "compile"};
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+    cli_result *r = run("%s --help", commands[i]);
+    cr_assert_eq(r->exit_code, 0, "%s", commands[i]);
+    cr_assert(contains(r->out, "usage:") && contains(r->out, commands[i]), "%s", r->out);
+    cr_assert(contains(r->out, "--db") || strcmp(commands[i], "compile") == 0, "%s", r->out);
+    cr_assert(contains(run("--help")->out, commands[i]));
+  }
+}
+
+Test(cli_db, bad_arguments_exit_2_naming_them) {
+  static const struct {
+    const char *args, *named;
+  } cases[] = {
+      {"list --bogus", "--bogus"},
+      {"list extra", "extra"},
+      {"list --db=", "--db"},
+      {"show --m 0", "--m"},
+      {"show --m x", "'x'"},
+      {"show --shape 4096", "4096"},
+      {"show --format e9m9", "e9m9"},
+      {"show --yes", "--yes"},
+      {"export --gpu=", "--gpu"},
+      {"export a b", "a"},
+      {"import", "FILE"},
+      {"import a.json b.json", "b.json"},
+      {"merge", "FILE"},
+      {"merge --json x.db", "--json"},
+      {"clear", "--yes"},
+      {"clear --force", "--force"},
+      {"compile", "--arch"},
+      {"compile --arch sm_70", "sm_70"},
+      {"compile --arch gfx90a", "gfx90a"},
+      {"compile --arch sm_90a --format bogus", "bogus"},
+      {"compile --arch sm_90a --act f32", "f32"},
+      {"compile --arch sm_90a --group 48", "48"},
+      {"compile --arch sm_90a --jobs 0", "--jobs"},
+      {"compile --arch sm_90a --format e5m1 --act f16", "e5m1"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    cli_result *r = run("%s --db @/fpx.db", cases[i].args);
+    cr_assert_eq(r->exit_code, 2, "%s: exit %d, %s", cases[i].args, r->exit_code, r->err);
+    cr_assert(contains(r->err, cases[i].named), "%s: %s", cases[i].args, r->err);
+  }
+  cr_assert_neq(access(db, F_OK), 0, "a rejected command created the database");
+}
+
+/* compile stores under the hash the runtime computes; a second run finds
+ * every kernel present. The winner shares the default M = 1 kernel. */
+Test(cli_db, compile_stores_the_kernels_the_runtime_looks_up) {
+  char entry[2048], hash[17], name[FPX__NAME_EXPR_MAX];
+  snprintf(entry, sizeof entry,
+           DOC(ENTRY_FIELDS("gpu", "%s", "e2m1", "4096", "1", "4", "1", "1", "3", "2.5") ", "
+               ENTRY_FIELDS("gpu", "0123abcd", "e2m1", "4096", "2", "8", "1", "1", "1", "2.5")),
+           fpx__templates_hash());
+  write_text("in.json", entry);
+  cr_assert_eq(run("import --db @/fpx.db @/in.json")->exit_code, 0);
+  cli_result *r = run("compile --db @/fpx.db --arch sm_90a --format e2m1 --jobs 2");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  cr_assert(has_line(r->out, "compiled and stored: 4"), "%s", r->out);
+  cr_assert(has_line(r->out, "already present: 0"), "%s", r->out);
+  cr_assert(contains(r->err, "skipped 1 winners"), "%s", r->err);
+  r = run("compile --db @/fpx.db --arch sm_90a --format fp4");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  cr_assert(has_line(r->out, "compiled and stored: 0"), "%s", r->out);
+  cr_assert(has_line(r->out, "already present: 4"), "%s", r->out);
+
+  fpx__cache *cache = NULL;
+  cr_assert_eq(fpx__cache_open(db, 0, &cache), FPX_OK, "%s", fpx_last_error());
+  size_t binaries = 0;
+  cr_assert_eq(fpx__cache_count_binaries(cache, &binaries), FPX_OK);
+  cr_assert_eq(binaries, 4);
+  const fpx__wo_key key = {{2, 1}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
+  const fpx_wo_config config = {4, 1, 1, 3};
+  fpx__wo_gemm_name(&key, &config, name);
+  fpx__kernel_binary_hash(FPX__TEMPLATE_WEIGHT_ONLY, name, "sm_90a", hash);
+  void *blob = NULL;
+  size_t size = 0;
+  char lowered[FPX__CACHE_LOWERED_NAME_MAX] = "";
+  int found = 0;
+  cr_assert_eq(fpx__cache_get_binary(cache, hash, &blob, &size, lowered, &found), FPX_OK);
+  cr_assert(found && size > 0, "%s (%s) not stored", name, hash);
+  cr_assert(contains(lowered, "weight_only_gemm"), "%s", lowered);
+  free(blob);
+  fpx__cache_close(cache);
+}
