@@ -1,0 +1,152 @@
+/*
+ * test_config_lookup.c - the order in which fpx_gemm finds a configuration
+ * (user database exact key, nearest M bucket, shipped database, heuristic),
+ * the in-process table in front of it and the per-source call counts. The
+ * context is assembled by hand with a fake device, so no GPU is needed.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "context.h"
+
+static fpx_ctx *fake_ctx(const char *db_path) {
+  fpx_ctx *ctx = calloc(1, sizeof *ctx);
+  cr_assert_not_null(ctx);
+  pthread_mutex_init(&ctx->lock, NULL);
+  snprintf(ctx->info.name, sizeof ctx->info.name, "Test GPU");
+  snprintf(ctx->info.arch, sizeof ctx->info.arch, "sm_90a");
+  ctx->info.sm_count = 132;
+  ctx->info.driver_version = 13000;
+  fpx__ctx_open_databases(ctx, db_path);
+  return ctx;
+}
+
+static void free_ctx(fpx_ctx *ctx) {
+  fpx__ctx_close_databases(ctx);
+  pthread_mutex_destroy(&ctx->lock);
+  free(ctx);
+}
+
+static const fpx__wo_key key = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
+
+static void put(fpx_ctx *ctx, fpx__cache *db, int bucket, fpx_wo_config c) {
+  fpx__cache_winner w;
+  memset(&w, 0, sizeof w);
+  fpx__cache_key_for(&ctx->info, &key, 4096, 4096, bucket, &w.key);
+  w.config = c;
+  w.time_us = 10;
+  w.check_tolerance = 1;
+  w.tuned_at = 1;
+  snprintf(w.candidates_checksum, sizeof w.candidates_checksum, "0");
+  cr_assert_eq(fpx__cache_put_winner(db, &w), FPX_OK, "%s", fpx_last_error());
+}
+
+static char db_file[64];
+static void setup_db(void) {
+  snprintf(db_file, sizeof db_file, "/tmp/fpx-lookup-%d.db", (int)getpid());
+}
+static void teardown_db(void) {
+  char path[80];
+  unlink(db_file);
+  snprintf(path, sizeof path, "%s-wal", db_file);
+  unlink(path);
+  snprintf(path, sizeof path, "%s-shm", db_file);
+  unlink(path);
+}
+
+TestSuite(config_lookup, .init = setup_db, .fini = teardown_db);
+
+Test(config_lookup, exact_then_nearest_bucket_then_heuristic) {
+  fpx_ctx *ctx = fake_ctx(db_file);
+  cr_assert_not_null(ctx->user_db, "%s", ctx->user_db_note);
+  const fpx_wo_config at16 = {2, 2, 2, 3}, at256 = {8, 1, 8, 1};
+  put(ctx, ctx->user_db, 16, at16);
+  put(ctx, ctx->user_db, 256, at256);
+  fpx_wo_config c;
+  /* exact bucket: M = 9..16 all map to bucket 16 */
+  cr_assert_eq(fpx__ctx_resolve_config(ctx, &key, 12, 4096, 4096, &c), FPX_OK);
+  cr_assert_eq(memcmp(&c, &at16, sizeof c), 0);
+  /* bucket 64 is nearer to 16 (2 steps) than to 256 (2 steps): tie -> smaller */
+  cr_assert_eq(fpx__ctx_resolve_config(ctx, &key, 64, 4096, 4096, &c), FPX_OK);
+  cr_assert_eq(memcmp(&c, &at16, sizeof c), 0);
+  /* bucket 128 is nearer to 256 */
+  cr_assert_eq(fpx__ctx_resolve_config(ctx, &key, 100, 4096, 4096, &c), FPX_OK);
+  cr_assert_eq(memcmp(&c, &at256, sizeof c), 0);
+  /* another shape: nothing tuned -> the heuristic */
+  fpx_wo_config h;
+  fpx__wo_config_default(1, 8192, 8192, 132, &h);
+  cr_assert_eq(fpx__ctx_resolve_config(ctx, &key, 1, 8192, 8192, &c), FPX_OK);
+  cr_assert_eq(memcmp(&c, &h, sizeof c), 0);
+  /* second calls come from memory and count under the same source */
+  cr_assert_eq(fpx__ctx_resolve_config(ctx, &key, 12, 4096, 4096, &c), FPX_OK);
+  fpx_ctx_stats st;
+  memset(&st, 0, sizeof st);
+  st.struct_size = sizeof st;
+  cr_assert_eq(fpx_ctx_get_stats(ctx, &st), FPX_OK);
+  cr_assert_eq(st.calls_user_exact, 2);
+  cr_assert_eq(st.calls_user_nearest, 2);
+  cr_assert_eq(st.calls_heuristic, 1);
+  cr_assert_eq(st.lookups, 4);
+  cr_assert_eq(st.user_db_open, 1);
+  free_ctx(ctx);
+}
+
+Test(config_lookup, a_different_gpu_or_driver_does_not_match) {
+  fpx_ctx *ctx = fake_ctx(db_file);
+  put(ctx, ctx->user_db, 1, (fpx_wo_config){1, 4, 1, 5});
+  ctx->info.driver_version = 13010; /* a driver update invalidates tuned entries */
+  fpx_wo_config c, h;
+  fpx__wo_config_default(1, 4096, 4096, 132, &h);
+  cr_assert_eq(fpx__ctx_resolve_config(ctx, &key, 1, 4096, 4096, &c), FPX_OK);
+  cr_assert_eq(memcmp(&c, &h, sizeof c), 0);
+  free_ctx(ctx);
+}
+
+Test(config_lookup, shipped_entries_match_the_gpu_model_at_any_driver) {
+  fpx_ctx *ctx = fake_ctx("");
+  cr_assert_null(ctx->user_db);
+  cr_assert(strstr(ctx->user_db_note, "disabled") != NULL);
+  if (ctx->shipped_db == NULL) cr_assert_eq(fpx__cache_open(":memory:", 0, &ctx->shipped_db), FPX_OK);
+  const fpx_wo_config shipped = {4, 2, 1, 6};
+  fpx_device_info other_driver = ctx->info;
+  other_driver.driver_version = 12040;
+  fpx__cache_winner w;
+  memset(&w, 0, sizeof w);
+  fpx__cache_key_for(&other_driver, &key, 4096, 4096, 8, &w.key);
+  w.config = shipped;
+  w.time_us = 5;
+  w.check_tolerance = 1;
+  snprintf(w.candidates_checksum, sizeof w.candidates_checksum, "0");
+  cr_assert_eq(fpx__cache_put_winner(ctx->shipped_db, &w), FPX_OK, "%s", fpx_last_error());
+  fpx_wo_config c;
+  cr_assert_eq(fpx__ctx_resolve_config(ctx, &key, 3, 4096, 4096, &c), FPX_OK); /* bucket 4 -> 8 */
+  cr_assert_eq(memcmp(&c, &shipped, sizeof c), 0);
+  fpx_ctx_stats st;
+  memset(&st, 0, sizeof st);
+  st.struct_size = sizeof st;
+  fpx_ctx_get_stats(ctx, &st);
+  cr_assert_eq(st.calls_shipped, 1);
+  free_ctx(ctx);
+}
+
+Test(config_lookup, a_corrupted_database_runs_uncached) {
+  FILE *f = fopen(db_file, "wb");
+  cr_assert_not_null(f);
+  for (int i = 0; i < 4096; i++) fputc(i * 7 + 3, f);
+  fclose(f);
+  fpx_ctx *ctx = fake_ctx(db_file);
+  cr_assert_null(ctx->user_db);
+  cr_assert(strstr(ctx->user_db_note, "running without a database") != NULL, "%s", ctx->user_db_note);
+  fpx_wo_config c;
+  cr_assert_eq(fpx__ctx_resolve_config(ctx, &key, 1, 4096, 4096, &c), FPX_OK);
+  cr_assert_eq(fpx__wo_config_check(&c), FPX_OK);
+  /* the file is left as it was */
+  f = fopen(db_file, "rb");
+  cr_assert_eq(fgetc(f), 3);
+  fclose(f);
+  free_ctx(ctx);
+}
