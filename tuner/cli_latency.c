@@ -32,7 +32,9 @@ void cli_latency_usage(FILE *out) {
           "  cached  first fpx_gemm in another fresh process whose kernel binary is in\n"
           "          that database: load from SQLite, launch, synchronize\n"
           "  warm    host time per call of --calls back-to-back calls (default 200), no\n"
-          "          synchronization in the loop\n");
+          "          synchronization in the loop\n"
+          "  driver  the same for bare cuLaunchKernel of the same kernel (split-K 1):\n"
+          "          the part of a warm call that is the driver's, not fpx's\n");
 }
 
 typedef struct latency_state {
@@ -105,8 +107,34 @@ static int child_job(void *user, size_t index, double *out_value, double *out_au
     *out_aux = (double)stats.kernels_loaded; /* 1 when the binary came from the database */
     return 0;
   }
-  /* warm: host time of back-to-back calls */
   const int calls = c->s->calls;
+  if (index == 2) { /* the driver alone: cuLaunchKernel of the same kernel, split-K 1 */
+    fpx_wo_config cfg;
+    if (fpx_gemm_default_config(c->ctx, &c->args, &cfg) != FPX_OK) return 1;
+    cfg.split_k = 1;
+    const fpx__wo_key key = {c->args.weights->format, c->args.x_dtype, c->args.y_dtype,
+                             c->args.weights->group_size};
+    if (fpx__ctx_prepare_gemm(c->ctx, &key, &cfg) != FPX_OK) return 1;
+    CUfunction fn = fpx__ctx_kernel_find(c->ctx, fpx__wo_gemm_id(&key, &cfg));
+    const fpx_weights *w = c->args.weights;
+    int m = (int)c->args.m, n = (int)w->n, k = (int)w->k;
+    CUdeviceptr none = 0;
+    void *params[] = {(void *)&w->packed, (void *)&c->args.x, (void *)&w->scales, (void *)&c->args.y,
+                      &none, &none, &m, &n, &k};
+    const unsigned gx = (unsigned)(((w->n + 15) / 16 + cfg.warps_n - 1) / cfg.warps_n);
+    const unsigned gy = (unsigned)((c->args.m + 8 * cfg.m_tiles - 1) / (8 * cfg.m_tiles));
+    const unsigned threads = 32u * cfg.warps_n * cfg.warps_k;
+    if (fn == NULL) return 1;
+    for (int i = 0; i < 10; i++)
+      if (cu->cuLaunchKernel(fn, gx, gy, 1, threads, 1, 1, 0, NULL, params, NULL) != CUDA_SUCCESS) return 1;
+    if (cu->cuCtxSynchronize() != CUDA_SUCCESS) return 1;
+    double t0 = now_us();
+    for (int i = 0; i < calls; i++)
+      if (cu->cuLaunchKernel(fn, gx, gy, 1, threads, 1, 1, 0, NULL, params, NULL) != CUDA_SUCCESS) return 1;
+    *out_value = (now_us() - t0) / calls;
+    return cu->cuCtxSynchronize() == CUDA_SUCCESS ? 0 : 1;
+  }
+  /* warm: host time of back-to-back calls */
   for (int i = 0; i < 10; i++)
     if (fpx_gemm(c->ctx, &c->args, NULL) != FPX_OK) return 1;
   if (cu->cuCtxSynchronize() != CUDA_SUCCESS) return 1;
@@ -147,8 +175,8 @@ int cli_latency_run(int argc, char **argv) {
   char dir[] = "/tmp/fpx-latency-XXXXXX";
   if (mkdtemp(dir) == NULL) return cli_failure("latency: cannot create a temporary directory");
   snprintf(s.db_path, sizeof s.db_path, "%s/fpx.db", dir);
-  fpx__sandbox_result cold[2], cached[2];
-  fpx_status st = fpx__sandbox_run(child_setup, child_job, &s, 2, 300, cold);
+  fpx__sandbox_result cold[3], cached[2];
+  fpx_status st = fpx__sandbox_run(child_setup, child_job, &s, 3, 300, cold);
   if (st == FPX_OK) st = fpx__sandbox_run(child_setup, child_job, &s, 1, 300, cached);
   unlink(s.db_path);
   char wal[300];
@@ -158,7 +186,8 @@ int cli_latency_run(int argc, char **argv) {
   unlink(wal);
   rmdir(dir);
   if (st != FPX_OK) return cli_failure("latency: %s", fpx_last_error());
-  if (cold[0].state != FPX__JOB_OK || cold[1].state != FPX__JOB_OK || cached[0].state != FPX__JOB_OK)
+  if (cold[0].state != FPX__JOB_OK || cold[1].state != FPX__JOB_OK || cold[2].state != FPX__JOB_OK ||
+      cached[0].state != FPX__JOB_OK)
     return cli_failure("latency: a measurement failed (%s, %s, %s)", fpx__sandbox_state_name(cold[0].state),
                        fpx__sandbox_state_name(cold[1].state), fpx__sandbox_state_name(cached[0].state));
   fpx_format_info info;
@@ -169,5 +198,7 @@ int cli_latency_run(int argc, char **argv) {
   printf("cached first call, new process (%s):    %10.1f us\n",
          cached[0].aux >= 1 ? "binary from db" : "RECOMPILED", cached[0].value);
   printf("warm call, host time per call (%d calls):       %10.2f us\n", s.calls, cold[1].value);
+  printf("the driver alone: cuLaunchKernel per call:       %10.2f us\n", cold[2].value);
+  printf("fpx's own host overhead per warm call:           %10.2f us\n", cold[1].value - cold[2].value);
   return CLI_EXIT_OK;
 }
