@@ -196,11 +196,26 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
   }
 
   const uint4 *wtile = w + (long long)n_tile * k_blocks * (BITS * 32) + lane;
+  /* the activations of slice s of block kbx for token tile i (zero past M or K) */
+  auto load_x = [&](int kbx, int s, int i) -> uint4 {
+    const int kcol = kbx * 256 + s * 32 + tig * 8;
+    if (xvalid[i] && kcol < k_total) return load_activations((const uint4 *)(xrow[i] + kcol));
+    return make_uint4(0, 0, 0, 0);
+  };
+  /* With one token tile, slice s of the next block's activations is loaded
+   * into xcur[s] as soon as slice s of this block is done: each load has a
+   * block's worth of work to arrive, and no register is added. */
+  constexpr bool PREFETCH_X = MT == 1;
+  uint4 xcur[PREFETCH_X ? 8 : 1];
   uint4 cur[BITS], nxt[BITS];
   int kb = kb_begin + wk;
   if (tile_valid && kb < kb_end) {
 #pragma unroll
     for (int i = 0; i < BITS; i++) cur[i] = load_weights(wtile + (long long)kb * BITS * 32 + i * 32, policy);
+    if (PREFETCH_X) {
+#pragma unroll
+      for (int s = 0; s < 8; s++) xcur[s] = load_x(kb, s, 0);
+    }
   }
   for (; tile_valid && kb < kb_end; kb += WARPS_K) {
     const int kb_next = kb + WARPS_K;
@@ -215,16 +230,9 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
     for (int s0 = 0; s0 < 8; s0 += SLICES_AT_ONCE) {
       uint4 xv[SLICES_AT_ONCE][MT];
 #pragma unroll
-      for (int s = 0; s < SLICES_AT_ONCE; s++) {
-        const int kcol = kb * 256 + (s0 + s) * 32 + tig * 8;
+      for (int s = 0; s < SLICES_AT_ONCE; s++)
 #pragma unroll
-        for (int i = 0; i < MT; i++) {
-          if (xvalid[i] && kcol < k_total)
-            xv[s][i] = load_activations((const uint4 *)(xrow[i] + kcol));
-          else
-            xv[s][i] = make_uint4(0, 0, 0, 0);
-        }
-      }
+        for (int i = 0; i < MT; i++) xv[s][i] = PREFETCH_X ? xcur[s0 + s] : load_x(kb, s0 + s, i);
 #pragma unroll
       for (int s = 0; s < SLICES_AT_ONCE; s++) {
         const int slice = s0 + s;
@@ -256,6 +264,7 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
             gacc[i][0] = gacc[i][1] = gacc[i][2] = gacc[i][3] = 0.f;
           }
         }
+        if (PREFETCH_X && kb_next < kb_end) xcur[slice] = load_x(kb_next, slice, 0);
       }
     }
     if (kb_next < kb_end) {
