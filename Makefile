@@ -13,7 +13,7 @@ PKGS := sqlite3 libcjson criterion
 DEB_PKGS := libsqlite3-dev libcjson-dev libcriterion-dev pkg-config
 
 # Install missing build dependencies once, before anything else is built.
-ifeq ($(filter deps clean help gpu-test bench,$(MAKECMDGOALS)),)
+ifeq ($(filter deps clean help gpu-test bench tune-model,$(MAKECMDGOALS)),)
   ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && echo ok),ok)
     $(info fpx: installing missing build dependencies ($(DEB_PKGS)))
     DEPS_RESULT := $(shell $(MAKE) --no-print-directory deps >&2 && echo ok)
@@ -51,11 +51,11 @@ TOOL_OBJ := $(TOOL_MAIN:%.c=$(BUILD)/obj/%.o)
 TUNER_OBJ := $(TUNER_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all test asan install deps clean help device-bundle gpu-test bench
+.PHONY: all test asan install deps clean help device-bundle gpu-test bench tune-model
 all: $(BUILD)/libfpx.so $(BUILD)/libfpx.a $(BUILD)/fpx-tune
 
 help:
-	@echo "targets: all test asan install deps clean device-bundle gpu-test bench"
+	@echo "targets: all test asan install deps clean device-bundle gpu-test bench tune-model"
 
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
@@ -122,6 +122,17 @@ BENCH_ARGS ?= --model llama3-70b
 bench:
 	@test -x $(BUNDLE)/run || { echo "no $(BUNDLE)/: run 'make device-bundle' on the build machine"; exit 2; }
 	$(BUNDLE)/run fpx-tune bench $(BENCH_ARGS)
+
+# The main job: tune a model's shapes, then compare the tuned kernels with
+# cuBLAS. Uses build/fpx-tune when built here, else the device bundle.
+MODEL ?= llama3-8b
+FORMATS ?= e3m2,e2m2,e2m1,e4m3
+TUNE_M ?= 1,2,4,8,16,32,64,128,256,512,1024,2048,4096,8192
+tune-model:
+	@if [ -x $(BUNDLE)/run ] && [ ! -x $(BUILD)/fpx-tune ]; then tool="$(BUNDLE)/run fpx-tune"; \
+	 else $(MAKE) --no-print-directory $(BUILD)/fpx-tune >/dev/null && tool=$(BUILD)/fpx-tune; fi; \
+	 $$tool tune --model $(MODEL) --format $(FORMATS) --m $(TUNE_M) && \
+	 $$tool bench --model $(MODEL) --format $(FORMATS) --m $(TUNE_M)
 
 test: $(BUILD)/test_fpx
 	FPX_TUNE=$(BUILD)/fpx-tune $(BUILD)/test_fpx --jobs 2

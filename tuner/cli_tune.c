@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cli_problem.h"
@@ -124,8 +125,16 @@ int cli_tune_run(int argc, char **argv) {
   if (rc != CLI_EXIT_OK) return rc;
   int header = 0, tuned = 0, failures = 0;
   const time_t start = time(NULL);
+  const int progress = isatty(STDERR_FILENO);
+  const size_t total = o.p.format_count * o.p.shape_count;
   for (size_t f = 0; f < o.p.format_count; f++)
     for (size_t s = 0; s < o.p.shape_count; s++) {
+      if (progress) { /* a progress bar on a terminal only */
+        const size_t done = f * o.p.shape_count + s, width = 30, filled = done * width / total;
+        fprintf(stderr, "\r[%.*s%*s] %zu/%zu %s", (int)filled, "##############################",
+                (int)(width - filled), "", done, total, o.p.shapes[s].name);
+        fflush(stderr);
+      }
       fpx__tune_result results[CLI_MAX_MS];
       fpx_device_info dev;
       fpx__tune_spec spec = {{o.p.formats[f], o.p.act, o.out, o.p.group},
@@ -170,6 +179,7 @@ int cli_tune_run(int argc, char **argv) {
       }
       fflush(stdout);
     }
+  if (progress) fprintf(stderr, "\r%*s\r", 60, "");
   printf("# %d keys tuned, %d failed, %.0f s\n", tuned, failures, difftime(time(NULL), start));
   return tuned > 0 && failures == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
 }
