@@ -133,3 +133,33 @@ uint64_t fpx__kernel_hash(const char *template_source, const char *name_expr,
   h = fpx__hash64(name_expr, strlen(name_expr), h);
   return fpx__hash64(arch, strlen(arch), h);
 }
+
+/* Split-K values the candidates try. */
+static const int split_values[] = {1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32};
+
+size_t fpx__wo_candidates(size_t m, size_t n, size_t k, int sm_count, fpx_wo_config *out,
+                            size_t max) {
+  fpx_wo_config space[64];
+  const size_t tiles = fpx__wo_config_space(space, 64);
+  const size_t n_tiles = (n + 15) / 16, k_blocks = (k + 255) / 256;
+  const size_t sms = (size_t)(sm_count > 0 ? sm_count : 132);
+  size_t mt_cap = 1; /* no 8-token tiles beyond what M needs */
+  while (mt_cap < 8 && 8 * mt_cap < m) mt_cap *= 2;
+  size_t count = 0;
+  for (size_t t = 0; t < tiles && t < 64; t++) {
+    const fpx_wo_config c = space[t];
+    if ((size_t)c.m_tiles > mt_cap) continue;
+    if ((size_t)c.warps_n > n_tiles && c.warps_n > 1) continue; /* idle warps */
+    const size_t blocks = ((n_tiles + c.warps_n - 1) / c.warps_n) *
+                          ((m + 8 * (size_t)c.m_tiles - 1) / (8 * (size_t)c.m_tiles));
+    for (size_t s = 0; s < sizeof split_values / sizeof split_values[0]; s++) {
+      const size_t split = (size_t)split_values[s];
+      if (split > 1 && split * (size_t)c.warps_k > k_blocks) break; /* each K warp gets a block */
+      if (split == 1 && (size_t)c.warps_k > k_blocks) break;
+      if (split > 1 && blocks * (split / 2) >= 8 * sms) break;   /* already many waves */
+      if (count < max) out[count] = (fpx_wo_config){c.warps_n, c.warps_k, c.m_tiles, (int)split};
+      count++;
+    }
+  }
+  return count < max ? count : max;
+}

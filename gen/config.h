@@ -34,6 +34,14 @@ void fpx__wo_config_default(size_t m, size_t n, size_t k, int sm_count,
  * to `max` entries, returns the number of valid configurations. */
 size_t fpx__wo_config_space(fpx_wo_config *out_configs, size_t max);
 
+/* The candidate configurations for an M x N x K problem on a GPU with
+ * sm_count SMs: the space pruned to token tiles M needs and split-K values
+ * that give each K warp a block and do not oversubscribe the GPU. Fills up
+ * to max entries, returns the count; deterministic order (tile
+ * configurations in space order, split-K ascending within each). */
+size_t fpx__wo_candidates(size_t m, size_t n, size_t k, int sm_count, fpx_wo_config *out,
+                          size_t max);
+
 /* Name expression of the GEMM instance, "fpx::weight_only_gemm<...>". */
 void fpx__wo_gemm_name(const fpx__wo_key *key, const fpx_wo_config *config,
                        char out[FPX__NAME_EXPR_MAX]);

@@ -264,7 +264,19 @@ typedef struct fpx_ctx_options {
    * context then runs without it (see fpx_ctx_stats) and never modifies or
    * deletes the file. */
   const char *cache_path;
+  unsigned flags;     /* FPX_CTX_* */
 } fpx_ctx_options;
+
+/* Tune on first use: the first fpx_gemm call of a key whose configuration
+ * would come from a fallback (nearest M bucket, shipped database or
+ * heuristic) times the candidate configurations on the caller's own buffers
+ * (a staged search: every tile configuration, then every split-K of the
+ * fastest) and keeps the fastest for the rest of the process. That first call
+ * blocks (it compiles and synchronizes the stream) and may take seconds; it is
+ * skipped while the stream is captured into a graph. The result is kept in
+ * memory only: the database holds winners of `fpx-tune tune`, which also
+ * checks each candidate against a reference. Off by default. */
+#define FPX_CTX_TUNE_ON_FIRST_USE 1u
 
 /* Creates a context. options may be NULL (device 0, default database). */
 FPX_API fpx_status fpx_ctx_create(const fpx_ctx_options *options, fpx_ctx **out_ctx);
@@ -300,6 +312,7 @@ typedef struct fpx_ctx_stats {
   uint64_t calls_user_nearest;
   uint64_t calls_shipped;
   uint64_t calls_heuristic;
+  uint64_t calls_first_use_tuned; /* FPX_CTX_TUNE_ON_FIRST_USE winners */
   uint64_t lookups;          /* keys resolved (first calls); the rest hit memory */
   uint64_t kernels_compiled; /* NVRTC compilations */
   uint64_t kernels_loaded;   /* kernels loaded from the database's binaries */

@@ -16,9 +16,9 @@
 #include "error.h"
 #include "format.h"
 
-static const char *const source_names[FPX__SRC_COUNT] = {"explicit", "user database",
-                                                         "user database (nearest M bucket)",
-                                                         "shipped database", "heuristic"};
+static const char *const source_names[FPX__SRC_COUNT] = {
+    "explicit", "user database", "user database (nearest M bucket)", "shipped database", "heuristic",
+    "first-use tuning"};
 
 void fpx__ctx_open_databases(fpx_ctx *ctx, const char *cache_path) {
   const char *env = getenv("FPX_LOG");
@@ -167,6 +167,15 @@ static fpx_status grow(fpx_ctx *ctx) {
   return FPX_OK;
 }
 
+fpx__tuned_entry *fpx__ctx_tuned_entry(fpx_ctx *ctx, const fpx__wo_key *key, size_t m, size_t n,
+                                       size_t k) {
+  static const fpx_wo_config zero = {0, 0, 0, 0};
+  if (ctx->tuned_capacity == 0) return NULL;
+  fpx__tuned_entry *e = find_slot(ctx->tuned, ctx->tuned_capacity, fpx__wo_gemm_id(key, &zero), (int64_t)n,
+                                  (int64_t)k, fpx__cache_m_bucket(m));
+  return e->used ? e : NULL;
+}
+
 fpx_status fpx__ctx_resolve_config(fpx_ctx *ctx, const fpx__wo_key *key, size_t m, size_t n,
                                    size_t k, fpx_wo_config *out) {
   static const fpx_wo_config zero = {0, 0, 0, 0};
@@ -219,6 +228,7 @@ FPX_API fpx_status fpx_ctx_get_stats(fpx_ctx *ctx, fpx_ctx_stats *out) {
   out->calls_user_nearest = ctx->source_calls[FPX__SRC_USER_NEAREST];
   out->calls_shipped = ctx->source_calls[FPX__SRC_SHIPPED];
   out->calls_heuristic = ctx->source_calls[FPX__SRC_HEURISTIC];
+  out->calls_first_use_tuned = ctx->source_calls[FPX__SRC_FIRST_USE];
   out->lookups = ctx->lookups;
   out->kernels_compiled = ctx->kernels_compiled;
   out->kernels_loaded = ctx->kernels_loaded;

@@ -42,6 +42,9 @@ FPX_API fpx_status fpx_ctx_create(const fpx_ctx_options *options, fpx_ctx **out_
                         options->struct_size, sizeof(fpx_ctx_options));
     ordinal = options->device;
     cache_path = options->cache_path;
+    if (options->flags & ~FPX_CTX_TUNE_ON_FIRST_USE)
+      return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_ctx_create: unknown flags 0x%x",
+                        options->flags & ~FPX_CTX_TUNE_ON_FIRST_USE);
   }
   FPX_TRY(fpx__cu_get(&cu));
   FPX_CU(cu, cuDeviceGetCount(&count));
@@ -75,6 +78,7 @@ FPX_API fpx_status fpx_ctx_create(const fpx_ctx_options *options, fpx_ctx **out_
   FPX_CU(cu, cuDevicePrimaryCtxRetain(&ctx->cu_ctx, ctx->device));
   FPX_TRY(fpx__ctx_enter(ctx));
   fpx__ctx_open_databases(ctx, cache_path);
+  ctx->tune_on_first_use = options != NULL && (options->flags & FPX_CTX_TUNE_ON_FIRST_USE);
   *out_ctx = ctx;
   return FPX_OK;
 fail:

@@ -34,6 +34,7 @@ typedef enum fpx__config_source {
   FPX__SRC_USER_NEAREST,
   FPX__SRC_SHIPPED,
   FPX__SRC_HEURISTIC,
+  FPX__SRC_FIRST_USE, /* tuned in this process on its first call */
   FPX__SRC_COUNT
 } fpx__config_source;
 
@@ -69,6 +70,7 @@ struct fpx_ctx {
   uint64_t source_calls[FPX__SRC_COUNT];
   uint64_t lookups, kernels_compiled, kernels_loaded;
   int log_fallbacks;        /* FPX_LOG=1 */
+  int tune_on_first_use;    /* FPX_CTX_TUNE_ON_FIRST_USE */
 };
 
 struct fpx_weights {
@@ -108,6 +110,18 @@ void fpx__cache_key_for(const fpx_device_info *info, const fpx__wo_key *key, siz
 /* Compiles or loads the kernel of (key, config) into the context without
  * launching it (the tuner warms kernels from several threads). */
 fpx_status fpx__ctx_prepare_gemm(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_config *config);
+
+/* Launches the GEMM of (key, config) on stream (compiling on first use). */
+fpx_status fpx__gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_config *config,
+                            const fpx_gemm_args *args, CUstream stream);
+/* With FPX_CTX_TUNE_ON_FIRST_USE: when the key's configuration came from a
+ * fallback, times the candidates on the caller's buffers and replaces it in
+ * the in-process table (first_use_tuning.c); *inout_config gets the winner. */
+fpx_status fpx__ctx_tune_first_use(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_gemm_args *args,
+                                   CUstream stream, fpx_wo_config *inout_config);
+/* The in-process entry of a key, or NULL (caller holds tuned_lock). */
+fpx__tuned_entry *fpx__ctx_tuned_entry(fpx_ctx *ctx, const fpx__wo_key *key, size_t m, size_t n,
+                                       size_t k);
 
 /* A workspace of at least `partial_bytes` and `counter_count` zeroed counters
  * for `stream`, grown when needed (never while the stream is capturing). */

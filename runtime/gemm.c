@@ -88,38 +88,47 @@ fail:
   return st;
 }
 
-FPX_API fpx_status fpx_gemm(fpx_ctx *ctx, const fpx_gemm_args *args, fpx_stream stream) {
-  fpx__wo_key key;
-  fpx_wo_config cfg;
-  CUfunction fn;
+fpx_status fpx__gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_config *cfg,
+                            const fpx_gemm_args *args, CUstream stream) {
   fpx_status st = FPX_OK;
-  fpx__error_clear();
-  FPX_TRY(resolve(ctx, args, &key, &cfg));
-  FPX_TRY(fpx__ctx_enter(ctx));
   const fpx_weights *w = args->weights;
-  const uint64_t id = fpx__wo_gemm_id(&key, &cfg);
+  const uint64_t id = fpx__wo_gemm_id(key, cfg);
   /* the name expression is only needed to compile: build it on a miss */
-  fn = fpx__ctx_kernel_find(ctx, id);
+  CUfunction fn = fpx__ctx_kernel_find(ctx, id);
   if (fn == NULL) {
     char name[FPX__NAME_EXPR_MAX];
-    fpx__wo_gemm_name(&key, &cfg, name);
+    fpx__wo_gemm_name(key, cfg, name);
     FPX_TRY(fpx__ctx_kernel(ctx, id, FPX__TEMPLATE_WEIGHT_ONLY, name, &fn));
   }
   const size_t n_tiles = (w->n + 15) / 16;
-  const unsigned grid_x = (unsigned)((n_tiles + cfg.warps_n - 1) / cfg.warps_n);
-  const unsigned grid_y = (unsigned)((args->m + 8 * cfg.m_tiles - 1) / (8 * cfg.m_tiles));
+  const unsigned grid_x = (unsigned)((n_tiles + cfg->warps_n - 1) / cfg->warps_n);
+  const unsigned grid_y = (unsigned)((args->m + 8 * cfg->m_tiles - 1) / (8 * cfg->m_tiles));
   const size_t k_blocks = (w->k + 255) / 256;
-  unsigned split = (unsigned)cfg.split_k;
+  unsigned split = (unsigned)cfg->split_k;
   if (split > k_blocks) split = (unsigned)k_blocks;
   CUdeviceptr partials = 0, counters = 0;
   if (split > 1)
-    FPX_TRY(fpx__ctx_workspace(ctx, (CUstream)stream, (size_t)split * args->m * w->n * sizeof(float),
+    FPX_TRY(fpx__ctx_workspace(ctx, stream, (size_t)split * args->m * w->n * sizeof(float),
                                (size_t)grid_x * grid_y, &partials, &counters));
   int m = (int)args->m, n = (int)w->n, k = (int)w->k;
   void *params[] = {(void *)&w->packed, (void *)&args->x, (void *)&w->scales, (void *)&args->y,
                     &partials, &counters, &m, &n, &k};
-  FPX_CU(ctx->cu, cuLaunchKernel(fn, grid_x, grid_y, split, 32u * cfg.warps_n * cfg.warps_k, 1, 1,
-                                 0, (CUstream)stream, params, NULL));
+  FPX_CU(ctx->cu, cuLaunchKernel(fn, grid_x, grid_y, split, 32u * cfg->warps_n * cfg->warps_k, 1, 1,
+                                 0, stream, params, NULL));
+fail:
+  return st;
+}
+
+FPX_API fpx_status fpx_gemm(fpx_ctx *ctx, const fpx_gemm_args *args, fpx_stream stream) {
+  fpx__wo_key key;
+  fpx_wo_config cfg;
+  fpx_status st = FPX_OK;
+  fpx__error_clear();
+  FPX_TRY(resolve(ctx, args, &key, &cfg));
+  FPX_TRY(fpx__ctx_enter(ctx));
+  if (args->config == NULL && ctx->tune_on_first_use)
+    FPX_TRY(fpx__ctx_tune_first_use(ctx, &key, args, (CUstream)stream, &cfg));
+  FPX_TRY(fpx__gemm_launch(ctx, &key, &cfg, args, (CUstream)stream));
   return FPX_OK;
 fail:
   return ctx && st != FPX_OK ? fpx__ctx_fail(ctx, st) : st;

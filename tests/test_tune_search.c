@@ -37,14 +37,14 @@ static double constant(void *user, const fpx_wo_config *c) {
 
 Test(tune_candidates, are_valid_and_pruned_to_the_problem) {
   static fpx_wo_config c[FPX__TUNE_MAX_CANDIDATES];
-  size_t count = fpx__tune_candidates(1, 4096, 4096, 132, c, FPX__TUNE_MAX_CANDIDATES);
+  size_t count = fpx__wo_candidates(1, 4096, 4096, 132, c, FPX__TUNE_MAX_CANDIDATES);
   cr_assert_gt(count, 10);
   for (size_t i = 0; i < count; i++) {
     cr_assert_eq(fpx__wo_config_check(&c[i]), FPX_OK, "candidate %zu: %s", i, fpx_last_error());
     cr_assert_eq(c[i].m_tiles, 1, "M = 1 needs no wider token tile");
     cr_assert_leq(c[i].split_k * c[i].warps_k, 16, "K = 4096 has 16 blocks");
   }
-  size_t big = fpx__tune_candidates(4096, 4096, 4096, 132, c, FPX__TUNE_MAX_CANDIDATES);
+  size_t big = fpx__wo_candidates(4096, 4096, 4096, 132, c, FPX__TUNE_MAX_CANDIDATES);
   int wide = 0;
   for (size_t i = 0; i < big; i++) wide |= c[i].m_tiles == 8;
   cr_assert(wide, "large M offers 64-token tiles");
@@ -52,12 +52,12 @@ Test(tune_candidates, are_valid_and_pruned_to_the_problem) {
 
 Test(tune_candidates, respect_the_output_capacity) {
   fpx_wo_config c[5];
-  cr_assert_eq(fpx__tune_candidates(64, 8192, 8192, 132, c, 5), 5);
+  cr_assert_eq(fpx__wo_candidates(64, 8192, 8192, 132, c, 5), 5);
 }
 
 Test(tune_search, exhaustive_finds_the_minimum) {
   static fpx_wo_config c[FPX__TUNE_MAX_CANDIDATES];
-  size_t count = fpx__tune_candidates(16, 8192, 8192, 132, c, FPX__TUNE_MAX_CANDIDATES);
+  size_t count = fpx__wo_candidates(16, 8192, 8192, 132, c, FPX__TUNE_MAX_CANDIDATES);
   int calls = 0;
   fpx__tune_outcome o;
   cr_assert_eq(fpx__tune_search(FPX__TUNE_EXHAUSTIVE, c, count, landscape, &calls, 0, &o), FPX_OK);
@@ -72,7 +72,7 @@ Test(tune_search, staged_lands_within_3_percent_and_measures_fewer) {
   static fpx_wo_config c[FPX__TUNE_MAX_CANDIDATES];
   static const size_t shapes[][3] = {{1, 4096, 4096}, {16, 28672, 4096}, {64, 8192, 28672}, {128, 6144, 4096}};
   for (size_t s = 0; s < 4; s++) {
-    size_t count = fpx__tune_candidates(shapes[s][0], shapes[s][1], shapes[s][2], 132, c,
+    size_t count = fpx__wo_candidates(shapes[s][0], shapes[s][1], shapes[s][2], 132, c,
                                         FPX__TUNE_MAX_CANDIDATES);
     int calls_full = 0, calls_staged = 0;
     fpx__tune_outcome full, staged;
@@ -86,7 +86,7 @@ Test(tune_search, staged_lands_within_3_percent_and_measures_fewer) {
 
 Test(tune_search, failing_candidates_are_skipped_and_counted) {
   static fpx_wo_config c[FPX__TUNE_MAX_CANDIDATES];
-  size_t count = fpx__tune_candidates(8, 8192, 8192, 132, c, FPX__TUNE_MAX_CANDIDATES);
+  size_t count = fpx__wo_candidates(8, 8192, 8192, 132, c, FPX__TUNE_MAX_CANDIDATES);
   fpx__tune_outcome o;
   cr_assert_eq(fpx__tune_search(FPX__TUNE_EXHAUSTIVE, c, count, faulty, NULL, 0, &o), FPX_OK);
   cr_assert_neq(o.best.warps_n, 4);
@@ -96,7 +96,7 @@ Test(tune_search, failing_candidates_are_skipped_and_counted) {
 
 Test(tune_search, all_failing_is_an_error) {
   static fpx_wo_config c[FPX__TUNE_MAX_CANDIDATES];
-  size_t count = fpx__tune_candidates(8, 1024, 1024, 132, c, FPX__TUNE_MAX_CANDIDATES);
+  size_t count = fpx__wo_candidates(8, 1024, 1024, 132, c, FPX__TUNE_MAX_CANDIDATES);
   fpx__tune_outcome o;
   cr_assert_eq(fpx__tune_search(FPX__TUNE_EXHAUSTIVE, c, count, always_fails, NULL, 0, &o), FPX_ERR_INTERNAL);
   cr_assert_lt(o.best_us, 0);
@@ -104,7 +104,7 @@ Test(tune_search, all_failing_is_an_error) {
 
 Test(tune_search, ties_go_to_the_first_candidate_and_budget_is_kept) {
   static fpx_wo_config c[FPX__TUNE_MAX_CANDIDATES];
-  size_t count = fpx__tune_candidates(8, 8192, 8192, 132, c, FPX__TUNE_MAX_CANDIDATES);
+  size_t count = fpx__wo_candidates(8, 8192, 8192, 132, c, FPX__TUNE_MAX_CANDIDATES);
   fpx__tune_outcome o;
   cr_assert_eq(fpx__tune_search(FPX__TUNE_EXHAUSTIVE, c, count, constant, NULL, 7, &o), FPX_OK);
   cr_assert_eq(o.measured, 7);

@@ -1,21 +1,18 @@
 /*
- * candidates.h - the candidate configurations the tuner measures for one
- * problem, and the search strategies that choose among them.
+ * candidates.h - the search strategies that choose among the candidate
+ * configurations of one problem (the candidates: fpx__wo_candidates in
+ * gen/config.h).
  */
 #ifndef FPX_TUNER_CANDIDATES_H
 #define FPX_TUNER_CANDIDATES_H
 
 #include <stddef.h>
 
+#include "config.h"
 #include "fpx.h"
 
 #define FPX__TUNE_MAX_CANDIDATES 1024
 
-/* Fills out (up to max) with the pruned candidate space for an M x N x K
- * problem on a GPU with sm_count SMs; returns the count. Deterministic order:
- * tile configurations in space order, split-K ascending within each. */
-size_t fpx__tune_candidates(size_t m, size_t n, size_t k, int sm_count, fpx_wo_config *out,
-                            size_t max);
 
 /* Measures one candidate: returns its time in microseconds, or a negative
  * value when the candidate failed (wrong result, fault, launch error). */

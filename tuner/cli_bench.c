@@ -348,7 +348,7 @@ int fpx__cli_bench(int argc, char **argv) {
   if (b == NULL) return cli_failure("bench: out of memory");
   b->o = &opts;
   b->rng.s = 0x243F6A8885A308D3ull;
-  fpx_ctx_options ctx_opts = {sizeof ctx_opts, opts.p.device, NULL};
+  fpx_ctx_options ctx_opts = {sizeof ctx_opts, opts.p.device, NULL, 0};
   stage = "cannot use the GPU";
   FPX_TRY(fpx_ctx_create(&ctx_opts, &b->ctx));
   FPX_TRY(fpx__cu_get(&b->cu));

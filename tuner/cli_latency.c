@@ -70,7 +70,7 @@ static fpx_status child_setup(void *user) {
   size_t bytes = 0;
   CUdeviceptr x, y;
   uint16_t *table = malloc(65536 * sizeof *table), *chunk = malloc(FPX__FILL_CHUNK * sizeof *chunk);
-  fpx_ctx_options opts = {sizeof opts, s->p.device, s->db_path};
+  fpx_ctx_options opts = {sizeof opts, s->p.device, s->db_path, 0};
   const size_t n = s->p.shapes[0].n, k = s->p.shapes[0].k, m = s->p.ms[0];
   c->s = s;
   if (table == NULL || chunk == NULL) {

@@ -117,7 +117,7 @@ fail:
 static fpx_status setup_device_only(void *user) {
   tune_state *s = user;
   fpx_status st = FPX_OK;
-  fpx_ctx_options opts = {sizeof opts, s->spec->device, ""};
+  fpx_ctx_options opts = {sizeof opts, s->spec->device, "", 0};
   int l2 = 0;
   FPX_TRY(fpx_ctx_create(&opts, &s->ctx));
   FPX_TRY(fpx_ctx_device_info(s->ctx, &s->shared->info));
@@ -186,7 +186,7 @@ static fpx_status setup(void *user) {
   fpx_status st = FPX_OK;
   fpx__rng rng = {spec->seed};
   size_t bytes = 0;
-  fpx_ctx_options opts = {sizeof opts, spec->device, spec->db_path};
+  fpx_ctx_options opts = {sizeof opts, spec->device, spec->db_path, 0};
   FPX_TRY(fpx_ctx_create(&opts, &s->ctx));
   FPX_TRY(fpx__cu_get(&s->cu));
   FPX_CU(s->cu, cuStreamCreate(&s->stream, CU_STREAM_NON_BLOCKING));
@@ -448,7 +448,7 @@ fpx_status fpx__tune_shape(const fpx__tune_spec *spec, fpx__tune_result *results
       st = fpx__error(FPX_ERR_OUT_OF_MEMORY, "tune: no memory");
       goto fail;
     }
-    cand_counts[i] = fpx__tune_candidates(spec->ms[i], spec->n, spec->k, s->shared->info.sm_count, cands[i],
+    cand_counts[i] = fpx__wo_candidates(spec->ms[i], spec->n, spec->k, s->shared->info.sm_count, cands[i],
                                           FPX__TUNE_MAX_CANDIDATES);
     total += cand_counts[i] + 1;
     results[i].m = spec->ms[i];

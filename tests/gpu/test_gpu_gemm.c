@@ -27,7 +27,7 @@ typedef struct gpu {
 static gpu gpu_open(void) {
   gpu g = {0};
   /* a private database: tests neither read nor leave tuned entries */
-  fpx_ctx_options opts = {sizeof opts, 0, ":memory:"};
+  fpx_ctx_options opts = {sizeof opts, 0, ":memory:", 0};
   fpx_status st = fpx_ctx_create(&opts, &g.ctx);
   if (st == FPX_ERR_NO_DEVICE) cr_skip_test("no CUDA device: %s", fpx_last_error());
   cr_assert_eq(st, FPX_OK, "fpx_ctx_create: %s", fpx_last_error());
@@ -405,5 +405,48 @@ Test(gpu_gemm, bad_pointers_and_shapes_are_rejected) {
   fpx_weights_destroy(odd);
   g.cu->cuMemFree(d);
   fpx_weights_destroy(w);
+  fpx_ctx_destroy(g.ctx);
+}
+
+Test(gpu_gemm, tune_on_first_use_keeps_a_correct_winner) {
+  fpx_ctx_options opts = {sizeof opts, 0, ":memory:", FPX_CTX_TUNE_ON_FIRST_USE};
+  gpu g = {0};
+  fpx_status st = fpx_ctx_create(&opts, &g.ctx);
+  if (st == FPX_ERR_NO_DEVICE) cr_skip_test("no CUDA device: %s", fpx_last_error());
+  cr_assert_eq(st, FPX_OK, "%s", fpx_last_error());
+  cr_assert_eq(fpx__cu_get(&g.cu), FPX_OK);
+  seed_fresh();
+  fpx_format f = {2, 1};
+  problem p = {f, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 5, 4096, 4096, NULL};
+  run_problem(&g, &p, NULL); /* two calls: the first tunes, both are checked */
+  fpx_ctx_stats stats;
+  memset(&stats, 0, sizeof stats);
+  stats.struct_size = sizeof stats;
+  cr_assert_eq(fpx_ctx_get_stats(g.ctx, &stats), FPX_OK);
+  cr_assert_eq(stats.calls_first_use_tuned, 2, "first-use tuned calls: %llu",
+               (unsigned long long)stats.calls_first_use_tuned);
+  cr_assert_eq(stats.calls_heuristic, 0);
+  cr_assert_eq(stats.lookups, 1);
+  cr_assert_gt(stats.kernels_compiled, 1, "the candidates were compiled");
+  fpx_ctx_destroy(g.ctx);
+}
+
+Test(gpu_gemm, stats_count_explicit_and_heuristic_calls) {
+  gpu g = gpu_open();
+  seed_fresh();
+  fpx_format f = {3, 2};
+  fpx_wo_config cfg = {4, 1, 1, 2};
+  problem explicit_cfg = {f, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 2, 256, 1024, &cfg};
+  problem fallback = {f, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 2, 256, 1024, NULL};
+  run_problem(&g, &explicit_cfg, NULL);
+  run_problem(&g, &fallback, NULL);
+  fpx_ctx_stats stats;
+  memset(&stats, 0, sizeof stats);
+  stats.struct_size = sizeof stats;
+  cr_assert_eq(fpx_ctx_get_stats(g.ctx, &stats), FPX_OK);
+  cr_assert_eq(stats.calls_explicit, 2);
+  cr_assert_eq(stats.calls_heuristic, 2); /* no database entry for this made-up shape */
+  cr_assert_eq(stats.lookups, 1);
+  cr_assert_eq(stats.user_db_open, 1, "%s", stats.user_db_note);
   fpx_ctx_destroy(g.ctx);
 }
