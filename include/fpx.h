@@ -270,8 +270,8 @@ typedef struct fpx_ctx_options {
 /* Tune on first use: the first fpx_gemm call of a key whose configuration
  * would come from a fallback (nearest M bucket, shipped database or
  * heuristic) times the candidate configurations on the caller's own buffers
- * (a staged search: every tile configuration, then every split-K of the
- * fastest) and keeps the fastest for the rest of the process. That first call
+ * (a staged search: every tile configuration at split-K 1 and at a middle
+ * split-K, then every split-K of the fastest) and keeps the fastest for the rest of the process. That first call
  * blocks (it compiles and synchronizes the stream) and may take seconds; it is
  * skipped while the stream is captured into a graph. The result is kept in
  * memory only: the database holds winners of `fpx-tune tune`, which also

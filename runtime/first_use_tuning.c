@@ -1,8 +1,8 @@
 /*
  * first_use_tuning.c - FPX_CTX_TUNE_ON_FIRST_USE: the first call of a key
  * whose configuration came from a fallback times the candidates on the
- * caller's own buffers and stream (staged: each tile configuration at one
- * split-K, then every split-K of the fastest tile) and keeps the winner in
+ * caller's own buffers and stream (staged: each tile configuration at
+ * split-K 1 and at its middle split-K, then every split-K of the fastest tile) and keeps the winner in
  * the context's in-process table. No reference check and nothing stored:
  * that is `fpx-tune tune`'s job.
  */
@@ -56,17 +56,20 @@ fpx_status fpx__ctx_tune_first_use(fpx_ctx *ctx, const fpx__wo_key *key, const f
   FPX_CU(ctx->cu, cuEventCreate(&stop, CU_EVENT_DEFAULT));
   fpx_wo_config best = *inout;
   float best_ms = time_config(ctx, key, inout, args, stream, start, stop);
-  /* stage 1: every tile configuration at its middle split-K */
+  /* stage 1: every tile configuration at split-K 1 and at its middle split */
   fpx_wo_config best_tile = *inout;
   float best_tile_ms = best_ms;
   for (size_t i = 0; i < count;) {
     size_t j = i;
     while (j < count && same_tile(&cand[i], &cand[j])) j++;
-    const fpx_wo_config *c = &cand[i + (j - i) / 2];
-    const float ms = time_config(ctx, key, c, args, stream, start, stop);
-    if (ms >= 0 && (best_tile_ms < 0 || ms < best_tile_ms)) {
-      best_tile_ms = ms;
-      best_tile = *c;
+    const size_t picks[2] = {i, i + (j - i) / 2};
+    for (int p = 0; p < (picks[1] != picks[0] ? 2 : 1); p++) {
+      const fpx_wo_config *c = &cand[picks[p]];
+      const float ms = time_config(ctx, key, c, args, stream, start, stop);
+      if (ms >= 0 && (best_tile_ms < 0 || ms < best_tile_ms)) {
+        best_tile_ms = ms;
+        best_tile = *c;
+      }
     }
     i = j;
   }
@@ -76,7 +79,7 @@ fpx_status fpx__ctx_tune_first_use(fpx_ctx *ctx, const fpx__wo_key *key, const f
   }
   /* stage 2: every split-K of the fastest tile configuration */
   for (size_t i = 0; i < count; i++) {
-    if (!same_tile(&cand[i], &best_tile) || cand[i].split_k == best_tile.split_k) continue;
+    if (!same_tile(&cand[i], &best_tile) || cand[i].split_k == best_tile.split_k || cand[i].split_k == 1) continue;
     const float ms = time_config(ctx, key, &cand[i], args, stream, start, stop);
     if (ms >= 0 && (best_ms < 0 || ms < best_ms)) {
       best_ms = ms;

@@ -23,6 +23,14 @@ static double faulty(void *user, const fpx_wo_config *c) {
   return c->warps_n == 4 ? -1.0 : landscape(NULL, c);
 }
 
+/* As measured on the H100 at small M: four K warps per tile win at split-K 1
+ * and lose badly at larger splits, while other tiles prefer a middle split. */
+static double k_warps_at_split_one(void *user, const fpx_wo_config *c) {
+  (void)user;
+  if (c->warps_k == 4) return 10.0 + 6.0 * (c->split_k - 1) + c->warps_n * 0.1;
+  return 12.0 + 2.0 * fabs(log2((double)c->split_k) - 2.0) + c->m_tiles;
+}
+
 static double always_fails(void *user, const fpx_wo_config *c) {
   (void)user;
   (void)c;
@@ -60,7 +68,7 @@ Test(tune_search, exhaustive_finds_the_minimum) {
   size_t count = fpx__wo_candidates(16, 8192, 8192, 132, c, FPX__TUNE_MAX_CANDIDATES);
   int calls = 0;
   fpx__tune_outcome o;
-  cr_assert_eq(fpx__tune_search(FPX__TUNE_EXHAUSTIVE, c, count, landscape, &calls, 0, &o), FPX_OK);
+  cr_assert_eq(fpx__tune_search(FPX__TUNE_EXHAUSTIVE, c, count, 64, 8192, 132, landscape, &calls, 0, &o), FPX_OK);
   cr_assert_eq((size_t)calls, count);
   double best = 1e30;
   for (size_t i = 0; i < count; i++) best = fmin(best, landscape(NULL, &c[i]));
@@ -76,19 +84,37 @@ Test(tune_search, staged_lands_within_3_percent_and_measures_fewer) {
                                         FPX__TUNE_MAX_CANDIDATES);
     int calls_full = 0, calls_staged = 0;
     fpx__tune_outcome full, staged;
-    cr_assert_eq(fpx__tune_search(FPX__TUNE_EXHAUSTIVE, c, count, landscape, &calls_full, 0, &full), FPX_OK);
-    cr_assert_eq(fpx__tune_search(FPX__TUNE_STAGED, c, count, landscape, &calls_staged, 0, &staged), FPX_OK);
+    cr_assert_eq(fpx__tune_search(FPX__TUNE_EXHAUSTIVE, c, count, shapes[s][0], shapes[s][1], 132, landscape,
+                                  &calls_full, 0, &full),
+                 FPX_OK);
+    cr_assert_eq(fpx__tune_search(FPX__TUNE_STAGED, c, count, shapes[s][0], shapes[s][1], 132, landscape,
+                                  &calls_staged, 0, &staged),
+                 FPX_OK);
     cr_assert_leq(staged.best_us, full.best_us * 1.03, "shape %zu: staged %g vs %g", s, staged.best_us,
                   full.best_us);
     cr_assert_lt(calls_staged, calls_full);
   }
 }
 
+Test(tune_search, staged_finds_tiles_that_win_only_at_split_one) {
+  static fpx_wo_config c[FPX__TUNE_MAX_CANDIDATES];
+  size_t count = fpx__wo_candidates(1, 4096, 4096, 132, c, FPX__TUNE_MAX_CANDIDATES);
+  fpx__tune_outcome full, staged;
+  cr_assert_eq(fpx__tune_search(FPX__TUNE_EXHAUSTIVE, c, count, 1, 4096, 132, k_warps_at_split_one, NULL, 0,
+                                &full),
+               FPX_OK);
+  cr_assert_eq(fpx__tune_search(FPX__TUNE_STAGED, c, count, 1, 4096, 132, k_warps_at_split_one, NULL, 0,
+                                &staged),
+               FPX_OK);
+  cr_assert_eq(full.best.warps_k, 4);
+  cr_assert_float_eq(staged.best_us, full.best_us, 1e-12);
+}
+
 Test(tune_search, failing_candidates_are_skipped_and_counted) {
   static fpx_wo_config c[FPX__TUNE_MAX_CANDIDATES];
   size_t count = fpx__wo_candidates(8, 8192, 8192, 132, c, FPX__TUNE_MAX_CANDIDATES);
   fpx__tune_outcome o;
-  cr_assert_eq(fpx__tune_search(FPX__TUNE_EXHAUSTIVE, c, count, faulty, NULL, 0, &o), FPX_OK);
+  cr_assert_eq(fpx__tune_search(FPX__TUNE_EXHAUSTIVE, c, count, 64, 8192, 132, faulty, NULL, 0, &o), FPX_OK);
   cr_assert_neq(o.best.warps_n, 4);
   cr_assert_gt(o.failed, 0);
   cr_assert_eq(o.measured, count);
@@ -98,7 +124,7 @@ Test(tune_search, all_failing_is_an_error) {
   static fpx_wo_config c[FPX__TUNE_MAX_CANDIDATES];
   size_t count = fpx__wo_candidates(8, 1024, 1024, 132, c, FPX__TUNE_MAX_CANDIDATES);
   fpx__tune_outcome o;
-  cr_assert_eq(fpx__tune_search(FPX__TUNE_EXHAUSTIVE, c, count, always_fails, NULL, 0, &o), FPX_ERR_INTERNAL);
+  cr_assert_eq(fpx__tune_search(FPX__TUNE_EXHAUSTIVE, c, count, 64, 8192, 132, always_fails, NULL, 0, &o), FPX_ERR_INTERNAL);
   cr_assert_lt(o.best_us, 0);
 }
 
@@ -106,7 +132,7 @@ Test(tune_search, ties_go_to_the_first_candidate_and_budget_is_kept) {
   static fpx_wo_config c[FPX__TUNE_MAX_CANDIDATES];
   size_t count = fpx__wo_candidates(8, 8192, 8192, 132, c, FPX__TUNE_MAX_CANDIDATES);
   fpx__tune_outcome o;
-  cr_assert_eq(fpx__tune_search(FPX__TUNE_EXHAUSTIVE, c, count, constant, NULL, 7, &o), FPX_OK);
+  cr_assert_eq(fpx__tune_search(FPX__TUNE_EXHAUSTIVE, c, count, 64, 8192, 132, constant, NULL, 7, &o), FPX_OK);
   cr_assert_eq(o.measured, 7);
   cr_assert_eq(memcmp(&o.best, &c[0], sizeof o.best), 0);
 }

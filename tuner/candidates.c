@@ -4,6 +4,7 @@
  */
 #include "candidates.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "config.h"
@@ -25,27 +26,52 @@ static int same_tile(const fpx_wo_config *a, const fpx_wo_config *b) {
   return a->warps_n == b->warps_n && a->warps_k == b->warps_k && a->m_tiles == b->m_tiles;
 }
 
-size_t fpx__tune_stage1(const fpx_wo_config *cand, size_t count, size_t *out_idx) {
-  size_t n = 0;
+/* Warps a configuration launches for an M x N problem. */
+static double launched_warps(const fpx_wo_config *c, size_t m, size_t n) {
+  const size_t n_tiles = (n + 15) / 16;
+  const size_t blocks = ((n_tiles + c->warps_n - 1) / c->warps_n) *
+                        ((m + 8 * (size_t)c->m_tiles - 1) / (8 * (size_t)c->m_tiles));
+  return (double)blocks * c->split_k * c->warps_n * c->warps_k;
+}
+
+static int in_list(const size_t *list, size_t count, size_t value) {
+  for (size_t i = 0; i < count; i++)
+    if (list[i] == value) return 1;
+  return 0;
+}
+
+size_t fpx__tune_stage1(const fpx_wo_config *cand, size_t count, size_t m, size_t n, int sm_count,
+                        size_t *out_idx) {
+  const double target = 24.0 * (sm_count > 0 ? sm_count : 132); /* about one wave of warps */
+  size_t out = 0;
   for (size_t i = 0; i < count;) {
-    size_t j = i;
-    while (j < count && same_tile(&cand[i], &cand[j])) j++;
-    out_idx[n++] = i + (j - i) / 2; /* the middle split of this tile */
+    size_t j = i, fill = i;
+    double fill_distance = 1e30;
+    while (j < count && same_tile(&cand[i], &cand[j])) {
+      const double d = fabs(log(launched_warps(&cand[j], m, n) / target));
+      if (d < fill_distance) {
+        fill_distance = d;
+        fill = j;
+      }
+      j++;
+    }
+    out_idx[out++] = i; /* split-K 1 (the group is in ascending split order) */
+    if (fill != i) out_idx[out++] = fill;
     i = j;
   }
-  return n;
+  return out;
 }
 
 size_t fpx__tune_stage2(const fpx_wo_config *cand, size_t count, const size_t *s1_idx,
                         const double *s1_us, size_t s1_count, size_t *out_idx) {
   size_t top[FPX__TUNE_STAGED_KEEP], kept = 0;
-  /* the fastest tile configurations of stage 1; ties keep the earlier */
+  /* the fastest distinct tile configurations of stage 1; ties keep the earlier */
   for (size_t r = 0; r < FPX__TUNE_STAGED_KEEP; r++) {
     size_t best = (size_t)-1;
     for (size_t i = 0; i < s1_count; i++) {
       if (s1_us[i] < 0) continue;
       int taken = 0;
-      for (size_t q = 0; q < kept; q++) taken |= top[q] == i;
+      for (size_t q = 0; q < kept; q++) taken |= same_tile(&cand[s1_idx[top[q]]], &cand[s1_idx[i]]);
       if (!taken && (best == (size_t)-1 || s1_us[i] < s1_us[best])) best = i;
     }
     if (best == (size_t)-1) break;
@@ -54,12 +80,13 @@ size_t fpx__tune_stage2(const fpx_wo_config *cand, size_t count, const size_t *s
   size_t n = 0;
   for (size_t t = 0; t < kept; t++)
     for (size_t i = 0; i < count; i++)
-      if (same_tile(&cand[i], &cand[s1_idx[top[t]]]) && i != s1_idx[top[t]]) out_idx[n++] = i;
+      if (same_tile(&cand[i], &cand[s1_idx[top[t]]]) && !in_list(s1_idx, s1_count, i)) out_idx[n++] = i;
   return n;
 }
 
 fpx_status fpx__tune_search(fpx__tune_strategy strategy, const fpx_wo_config *cand,
-                            size_t count, fpx__tune_measure measure, void *user, size_t budget,
+                            size_t count, size_t m, size_t n, int sm_count,
+                            fpx__tune_measure measure, void *user, size_t budget,
                             fpx__tune_outcome *out) {
   static size_t idx1[FPX__TUNE_MAX_CANDIDATES], idx2[FPX__TUNE_MAX_CANDIDATES];
   static double us1[FPX__TUNE_MAX_CANDIDATES];
@@ -72,7 +99,7 @@ fpx_status fpx__tune_search(fpx__tune_strategy strategy, const fpx_wo_config *ca
   if (strategy == FPX__TUNE_EXHAUSTIVE) {
     for (size_t i = 0; i < count && out->measured < budget; i++) consider(out, &cand[i], measure(user, &cand[i]));
   } else if (strategy == FPX__TUNE_STAGED) {
-    size_t n1 = fpx__tune_stage1(cand, count, idx1);
+    size_t n1 = fpx__tune_stage1(cand, count, m, n, sm_count, idx1);
     for (size_t i = 0; i < n1; i++) {
       us1[i] = out->measured < budget ? measure(user, &cand[idx1[i]]) : -1.0;
       if (out->measured < budget) consider(out, &cand[idx1[i]], us1[i]);

@@ -23,14 +23,16 @@ typedef enum fpx__tune_strategy {
   FPX__TUNE_STAGED = 1,     /* tiles at one split, then all splits of the best tiles */
 } fpx__tune_strategy;
 
-#define FPX__TUNE_STAGED_KEEP 4
+#define FPX__TUNE_STAGED_KEEP 6
 
 /* The staged strategy's plan, for callers that measure in batches: stage 1
- * is one candidate per tile configuration (its middle split value); stage 2
- * is every other split value of the FPX__TUNE_STAGED_KEEP fastest tile
+ * is, per tile configuration, its split-K 1 and the split-K whose grid comes
+ * closest to one wave of warps for this M x N on sm_count SMs; stage 2 is
+ * every other split value of the FPX__TUNE_STAGED_KEEP fastest tile
  * configurations of stage 1 (s1_us[i] is the time of candidate s1_idx[i],
  * negative when it failed). Both write candidate indices, return the count. */
-size_t fpx__tune_stage1(const fpx_wo_config *cand, size_t count, size_t *out_idx);
+size_t fpx__tune_stage1(const fpx_wo_config *cand, size_t count, size_t m, size_t n, int sm_count,
+                        size_t *out_idx);
 size_t fpx__tune_stage2(const fpx_wo_config *cand, size_t count, const size_t *s1_idx,
                         const double *s1_us, size_t s1_count, size_t *out_idx);
 
@@ -46,7 +48,8 @@ typedef struct fpx__tune_outcome {
  * deterministic measure. Not thread-safe (static scratch). Stops measuring
  * new candidates when `budget` (a count, 0 = unlimited) is spent. */
 fpx_status fpx__tune_search(fpx__tune_strategy strategy, const fpx_wo_config *candidates,
-                            size_t count, fpx__tune_measure measure, void *user, size_t budget,
+                            size_t count, size_t m, size_t n, int sm_count,
+                            fpx__tune_measure measure, void *user, size_t budget,
                             fpx__tune_outcome *out);
 
 #endif

@@ -472,7 +472,9 @@ fpx_status fpx__tune_shape(const fpx__tune_spec *spec, fpx__tune_result *results
   }
   size_t count = 0;
   for (size_t i = 0; i < spec->m_count; i++) {
-    size_t n1 = spec->strategy == FPX__TUNE_STAGED ? fpx__tune_stage1(cands[i], cand_counts[i], s1_idx + i * FPX__TUNE_MAX_CANDIDATES)
+    size_t n1 = spec->strategy == FPX__TUNE_STAGED ? fpx__tune_stage1(cands[i], cand_counts[i], spec->ms[i], spec->n,
+                                                                      s->shared->info.sm_count,
+                                                                      s1_idx + i * FPX__TUNE_MAX_CANDIDATES)
                                                    : cand_counts[i];
     s1_first[i] = count;
     s1_count[i] = n1;
