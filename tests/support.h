@@ -78,4 +78,20 @@ static inline int contains(const char *haystack, const char *needle) {
   return haystack != NULL && strstr(haystack, needle) != NULL;
 }
 
+/* Number of newline characters in s. */
+static inline int count_lines(const char *s) {
+  int n = 0;
+  for (; *s; s++)
+    if (*s == '\n') n++;
+  return n;
+}
+
+/* 1 if `line` (without newline) is a whole line of s. */
+static inline int has_line(const char *s, const char *line) {
+  size_t len = strlen(line);
+  for (const char *p = s; (p = strstr(p, line)) != NULL; p++)
+    if ((p == s || p[-1] == '\n') && (p[len] == '\n' || p[len] == '\0')) return 1;
+  return 0;
+}
+
 #endif

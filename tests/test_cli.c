@@ -49,20 +49,6 @@ static cli_result *run(const char *args) {
   return &r;
 }
 
-static int count_lines(const char *s) {
-  int n = 0;
-  for (; *s; s++)
-    if (*s == '\n') n++;
-  return n;
-}
-
-/* 1 if `line` (without newline) is a whole line of s. */
-static int has_line(const char *s, const char *line) {
-  size_t len = strlen(line);
-  for (const char *p = s; (p = strstr(p, line)) != NULL; p++)
-    if ((p == s || p[-1] == '\n') && (p[len] == '\n' || p[len] == '\0')) return 1;
-  return 0;
-}
 
 Test(cli, help_prints_usage_on_stdout_and_exits_0) {
   cli_result *r = run("--help");

@@ -95,19 +95,6 @@ static cli_result *run_env(const char *env, const char *fmt, ...) {
 }
 #define run(...) run_env(NULL, __VA_ARGS__)
 
-static int count_lines(const char *s) {
-  int n = 0;
-  for (; *s; s++)
-    if (*s == '\n') n++;
-  return n;
-}
-
-static int has_line(const char *s, const char *line) {
-  size_t len = strlen(line);
-  for (const char *p = s; (p = strstr(p, line)) != NULL; p++)
-    if ((p == s || p[-1] == '\n') && (p[len] == '\n' || p[len] == '\0')) return 1;
-  return 0;
-}
 
 /* One valid winner; the gpu name needs JSON escaping. */
 #define ENTRY_FIELDS(GPU, HASH, FORMAT, N, BUCKET, WN, WK, MT, SK, TIME)                        \

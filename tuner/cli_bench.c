@@ -134,15 +134,6 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
 
 /* ---- timed calls ----------------------------------------------------------- */
 
-typedef struct fpx_call_arg {
-  fpx_ctx *ctx;
-  fpx_gemm_args args;
-} fpx_call_arg;
-
-static fpx_status call_fpx(void *arg, CUstream stream) {
-  fpx_call_arg *a = arg;
-  return fpx_gemm(a->ctx, &a->args, (fpx_stream)stream);
-}
 
 typedef struct cublas_call_arg {
   fpx__cublas *blas;
@@ -245,14 +236,14 @@ static fpx_status cli_shape_all(bench_run *b, const cli_shape *s) {
     FPX_TRY(fpx__random_weights(b->ctx, o->p.formats[f], o->p.group, s->n, s->k, &b->rng, NULL, &weights,
                          &weight_bytes));
     for (size_t i = 0; i < o->p.m_count; i++) {
-      fpx_call_arg a = {b->ctx, {sizeof(fpx_gemm_args), weights, o->p.act, o->p.act, o->p.ms[i], x, y, NULL}};
+      fpx__gemm_call a = {b->ctx, {sizeof(fpx_gemm_args), weights, o->p.act, o->p.act, o->p.ms[i], x, y, NULL}};
       fpx_wo_config cfg;
       int explicit_cfg;
       char cfg_buf[32];
       double us;
       FPX_TRY(point_config(b, &a.args, &cfg, &explicit_cfg));
       if (explicit_cfg) a.args.config = &cfg;
-      FPX_TRY(fpx__timer_median_us(&b->timer, call_fpx, &a, WARMUPS, o->iters, &us));
+      FPX_TRY(fpx__timer_median_us(&b->timer, fpx__timed_gemm, &a, WARMUPS, o->iters, &us));
       config_text(&cfg, cfg_buf, sizeof cfg_buf);
       print_row(b, info.name, s, o->p.ms[i], cfg_buf, us, blas_us[i], weight_bytes);
       if (blas_us[i] > 0) {

@@ -73,6 +73,14 @@ fpx_status fpx__timer_samples_us(fpx__timer *t, fpx__timed_call call, void *arg,
  * or values is NULL. Values must not be NaN. */
 double fpx__median(double *values, size_t count);
 
+/* An fpx_gemm call in the shape fpx__timer_median_us takes: pass a
+ * fpx__gemm_call as `arg` and fpx__timed_gemm as `call`. */
+typedef struct fpx__gemm_call {
+  fpx_ctx *ctx;
+  fpx_gemm_args args;
+} fpx__gemm_call;
+fpx_status fpx__timed_gemm(void *arg, CUstream stream);
+
 /* Device-to-device copy bandwidth in GB/s (1e9 bytes per second), counting
  * both the bytes read and the bytes written: allocates two buffers of
  * `bytes` (a nonzero multiple of 4), fills the source, makes one untimed

@@ -262,20 +262,11 @@ static double load_y(fpx_dtype d, const void *buf, size_t i) {
   return bits_value(d, ((const uint16_t *)buf)[i]);
 }
 
-typedef struct gemm_call {
-  fpx_ctx *ctx;
-  fpx_gemm_args args;
-} gemm_call;
-
-static fpx_status call_gemm(void *arg, CUstream stream) {
-  gemm_call *c = arg;
-  return fpx_gemm(c->ctx, &c->args, stream);
-}
 
 /* Runs the candidate once on poisoned output and checks it: guards intact,
  * sampled outputs within tolerance. Returns the worst error / tolerance
  * (> 1 fails; +inf for NaN or a damaged guard). */
-static double check(tune_state *s, size_t mi, gemm_call *call, fpx_status *out_st) {
+static double check(tune_state *s, size_t mi, fpx__gemm_call *call, fpx_status *out_st) {
   const fpx__tune_spec *spec = s->spec;
   const size_t m = spec->ms[mi], n = spec->n, out_bytes = m * n * s->y_elem;
   const CUdeviceptr y = s->y_alloc + GUARD_BYTES;
@@ -284,7 +275,7 @@ static double check(tune_state *s, size_t mi, gemm_call *call, fpx_status *out_s
   FPX_CU(s->cu, cuMemsetD8Async(s->y_alloc, GUARD_BYTE, GUARD_BYTES, s->stream));
   FPX_CU(s->cu, cuMemsetD8Async(y, 0xFF, out_bytes, s->stream)); /* NaN in every dtype */
   FPX_CU(s->cu, cuMemsetD8Async(y + out_bytes, GUARD_BYTE, GUARD_BYTES, s->stream));
-  FPX_TRY(call_gemm(call, s->stream));
+  FPX_TRY(fpx__timed_gemm(call, s->stream));
   FPX_CU(s->cu, cuStreamSynchronize(s->stream));
   for (int side = 0; side < 2; side++) {
     FPX_CU(s->cu, cuMemcpyDtoH(s->guard_host, side ? y + out_bytes : s->y_alloc, GUARD_BYTES));
@@ -322,13 +313,13 @@ static int job(void *user, size_t index, double *out_value, double *out_aux) {
   fpx_status st = FPX_OK;
   if (s->shared->key_start[j->m_index] == 0) s->shared->key_start[j->m_index] = t0;
   if (spec->budget_s > 0 && t0 - s->shared->key_start[j->m_index] > spec->budget_s) return 2;
-  gemm_call call = {s->ctx,
+  fpx__gemm_call call = {s->ctx,
                     {sizeof(fpx_gemm_args), s->weights, spec->key.x_dtype, spec->key.y_dtype,
                      spec->ms[j->m_index], s->x, s->y_alloc + GUARD_BYTES, &j->config}};
   const double err = check(s, j->m_index, &call, &st);
   *out_aux = err;
   if (st != FPX_OK || !(err <= 1.0)) return 1;
-  if (fpx__timer_median_us(&s->timer, call_gemm, &call, 2, spec->reps, out_value) != FPX_OK) return 1;
+  if (fpx__timer_median_us(&s->timer, fpx__timed_gemm, &call, 2, spec->reps, out_value) != FPX_OK) return 1;
   return 0;
 }
 
