@@ -198,6 +198,41 @@ FPX_API fpx_status fpx_dequantize(fpx_format format, const uint8_t *codes,
                                   void *out_w);
 
 /* ------------------------------------------------------------------------
+ * Activation quantization to FP8 (CPU reference of the W8A8 path).
+ *
+ * X[M,K] (f32, f16 or bf16) becomes E4M3 (or E5M2) codes and FP32 scales
+ * with x ~= decode(code) * scale:
+ *   FPX_ACT_SCALE_PER_ROW (default): one scale per row (per token),
+ *     amax = max |x| of the row, clamped to scale_ub when scale_ub > 0,
+ *     scale = amax / max_finite (448 for E4M3);
+ *   FPX_ACT_SCALE_PER_TENSOR: the same with one amax over all of X;
+ *   FPX_ACT_SCALE_STATIC: the caller's static_scale (finite, > 0).
+ * An all-zero row (or tensor) gets scale 1 and zero codes. Values beyond
+ * max_finite * scale (possible with scale_ub or a static scale) saturate.
+ * NaN or Inf in X is FPX_ERR_NON_FINITE naming the row and column; nothing
+ * is written then.
+ * ------------------------------------------------------------------------ */
+typedef enum fpx_act_scale_mode {
+  FPX_ACT_SCALE_PER_ROW = 0,
+  FPX_ACT_SCALE_PER_TENSOR = 1,
+  FPX_ACT_SCALE_STATIC = 2,
+} fpx_act_scale_mode;
+
+typedef struct fpx_act_quant_params {
+  size_t struct_size;      /* sizeof(fpx_act_quant_params) */
+  fpx_act_scale_mode mode;
+  float scale_ub;          /* dynamic modes: upper bound on amax; 0 = none */
+  float static_scale;      /* FPX_ACT_SCALE_STATIC only */
+  fpx_format format;       /* e4m3 or e5m2; {0, 0} means e4m3 */
+} fpx_act_quant_params;
+
+/* out_codes holds m*k bytes; out_scales m floats (per row) or 1. params may
+ * be NULL (per row, e4m3, no bound). */
+FPX_API fpx_status fpx_quantize_activations(const fpx_act_quant_params *params, fpx_dtype x_dtype,
+                                            const void *x, size_t m, size_t k,
+                                            uint8_t *out_codes, float *out_scales);
+
+/* ------------------------------------------------------------------------
  * Packing.
  *
  * Plain interchange layout: the codes of a row-major matrix (or any array)
