@@ -273,6 +273,15 @@ FPX_API fpx_status fpx_reference_gemm(fpx_format format, fpx_dtype x_dtype,
                                       size_t m, size_t n, size_t k,
                                       double *out_y);
 
+/* The same reference with quantized activations (the W8A8 and W-eXmY/A-FP8
+ * paths): X[m][k] = decode(x_codes[m][k]) * x_scales[m] (x_scales[0] when
+ * x_per_tensor), as fpx_quantize_activations makes them. */
+FPX_API fpx_status fpx_reference_gemm_qx(fpx_format x_format, const uint8_t *x_codes,
+                                         const float *x_scales, int x_per_tensor,
+                                         fpx_format w_format, const uint8_t *w_codes,
+                                         const float *w_scales, int w_group_size, size_t m,
+                                         size_t n, size_t k, double *out_y);
+
 /* ------------------------------------------------------------------------
  * GPU context.
  *

@@ -126,3 +126,47 @@ Test(activation_quant, bad_parameters_are_rejected) {
   cr_assert_eq(fpx_quantize_activations(NULL, FPX_DTYPE_F32, NULL, 1, 1, &code, &scale), FPX_ERR_INVALID_ARGUMENT);
   cr_assert_eq(fpx_quantize_activations(NULL, FPX_DTYPE_F32, x, 0, 1, &code, &scale), FPX_ERR_INVALID_ARGUMENT);
 }
+
+Test(activation_quant, reference_with_quantized_x_hand_computed) {
+  /* X = [1, 2] * 0.5 (e4m3 codes 0x38 = 1, 0x40 = 2); W row = [3, -1] * 2 (e2m1) */
+  const uint8_t x_codes[2] = {0x38, 0x40}, w_codes[2] = {0x05, 0x0A};
+  const float x_scale = 0.5f, w_scale = 2.0f;
+  double y = 0;
+  cr_assert_eq(fpx_reference_gemm_qx((fpx_format){4, 3}, x_codes, &x_scale, 0, (fpx_format){2, 1}, w_codes,
+                                     &w_scale, 0, 1, 1, 2, &y),
+               FPX_OK, "%s", fpx_last_error());
+  cr_assert_eq(y, 0.5 * 6.0 + 1.0 * -2.0);
+}
+
+Test(activation_quant, reference_with_quantized_x_matches_the_dense_reference) {
+  enum { M = 3, N = 4, K = 64 };
+  float x[M * K], w[N * K], scales_w[N], xdense[M * K];
+  uint8_t xq[M * K], wq[N * K];
+  for (int i = 0; i < M * K; i++) x[i] = (float)((i * 37 % 101) - 50) / 8.0f;
+  for (int i = 0; i < N * K; i++) w[i] = (float)((i * 53 % 89) - 44) / 16.0f;
+  /* a power-of-two static scale keeps dequantized X exact in f32 */
+  fpx_act_quant_params p = {sizeof p, FPX_ACT_SCALE_STATIC, 0, 0.03125f, {4, 3}};
+  float xs;
+  cr_assert_eq(fpx_quantize_activations(&p, FPX_DTYPE_F32, x, M, K, xq, &xs), FPX_OK);
+  cr_assert_eq(fpx_decode((fpx_format){4, 3}, xq, M * K, FPX_DTYPE_F32, xdense), FPX_OK);
+  for (int i = 0; i < M * K; i++) xdense[i] *= xs;
+  fpx_quant_params qp = {sizeof qp, 0, NULL};
+  cr_assert_eq(fpx_quantize((fpx_format){3, 2}, FPX_DTYPE_F32, w, N, K, &qp, wq, scales_w), FPX_OK);
+  double y1[M * N], y2[M * N];
+  cr_assert_eq(fpx_reference_gemm_qx((fpx_format){4, 3}, xq, &xs, 1, (fpx_format){3, 2}, wq, scales_w, 0, M, N,
+                                     K, y1),
+               FPX_OK);
+  cr_assert_eq(fpx_reference_gemm((fpx_format){3, 2}, FPX_DTYPE_F32, xdense, wq, scales_w, 0, M, N, K, y2),
+               FPX_OK);
+  for (int i = 0; i < M * N; i++) cr_assert_eq(y1[i], y2[i], "element %d: %.17g vs %.17g", i, y1[i], y2[i]);
+}
+
+Test(activation_quant, reference_with_quantized_x_rejects_bad_codes) {
+  const uint8_t x_codes[1] = {0x7F}, w_codes[1] = {0x1F};
+  const float s = 1;
+  double y;
+  cr_assert_eq(fpx_reference_gemm_qx((fpx_format){4, 3}, x_codes, &s, 0, (fpx_format){2, 1}, w_codes, &s, 0, 1, 1,
+                                     1, &y),
+               FPX_ERR_INVALID_ARGUMENT, "a 5-bit code in a 4-bit format");
+  cr_assert(strstr(fpx_last_error(), "e2m1") != NULL, "%s", fpx_last_error());
+}
