@@ -211,7 +211,7 @@ int fpx__cli_show(int argc, char **argv) {
       print_winner_text(&l.items[i]);
     }
   }
-  if (shown == 0) fprintf(stderr, "%s: show: no tuned winner cli_db_matches\n", cli_program);
+  if (shown == 0) fprintf(stderr, "%s: show: no tuned winner matches\n", cli_program);
 done:
   free(l.items);
   fpx__cache_close(cache);
