@@ -2,53 +2,14 @@
  * test_cli.c - the fpx-tune command's output formats and exit codes, run as
  * a child process ($FPX_TUNE, default build/fpx-tune).
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "support.h"
-
-#define OUT_SIZE 65536
-
-typedef struct cli_result {
-  int exit_code;
-  char out[OUT_SIZE]; /* stdout */
-  char err[OUT_SIZE]; /* stderr */
-} cli_result;
-
-static void read_file(const char *path, char *buf) {
-  FILE *f = fopen(path, "rb");
-  size_t n = 0;
-  if (f != NULL) {
-    n = fread(buf, 1, OUT_SIZE - 1, f);
-    fclose(f);
-  }
-  buf[n] = '\0';
-}
+#include "cli_support.h"
 
 /* Runs "$FPX_TUNE args" through the shell, capturing stdout and stderr. */
 static cli_result *run(const char *args) {
   static cli_result r;
-  const char *tool = getenv("FPX_TUNE");
-  char err_path[] = "/tmp/fpx_cli_err_XXXXXX", out_path[] = "/tmp/fpx_cli_out_XXXXXX";
-  int fd_err = mkstemp(err_path), fd_out = mkstemp(out_path);
-  cr_assert(fd_err >= 0 && fd_out >= 0);
-  char command[1024];
-  snprintf(command, sizeof command, "%s %s >%s 2>%s", tool ? tool : "build/fpx-tune", args,
-           out_path, err_path);
-  int status = system(command);
-  cr_assert(status != -1 && WIFEXITED(status), "%s did not exit normally", command);
-  r.exit_code = WEXITSTATUS(status);
-  read_file(out_path, r.out);
-  read_file(err_path, r.err);
-  close(fd_err);
-  close(fd_out);
-  unlink(err_path);
-  unlink(out_path);
+  cli_run_tool(NULL, args, &r);
   return &r;
 }
-
 
 Test(cli, help_prints_usage_on_stdout_and_exits_0) {
   cli_result *r = run("--help");

@@ -7,22 +7,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "cache.h"
 #include "compile.h"
 #include "config.h"
 #include "embedded_templates.h"
-#include "support.h"
-
-#define OUT_SIZE 65536
-
-typedef struct cli_result {
-  int exit_code;
-  char out[OUT_SIZE]; /* stdout */
-  char err[OUT_SIZE]; /* stderr */
-} cli_result;
+#include "cli_support.h"
 
 static char dir[64];     /* this test's directory */
 static char db[128];     /* dir/fpx.db */
@@ -41,16 +31,6 @@ static void teardown(void) {
 
 TestSuite(cli_db, .init = setup, .fini = teardown);
 
-static void slurp(const char *path, char *buf) {
-  FILE *f = fopen(path, "rb");
-  size_t n = 0;
-  if (f != NULL) {
-    n = fread(buf, 1, OUT_SIZE - 1, f);
-    fclose(f);
-  }
-  buf[n] = '\0';
-}
-
 static void write_text(const char *name, const char *text) {
   char path[256];
   snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -65,9 +45,7 @@ static cli_result *run_env(const char *env, const char *fmt, ...) {
   static cli_result ring[4];
   static int next;
   cli_result *r = &ring[next++ % 4];
-  const char *tool = getenv("FPX_TUNE");
-  char args[1024], expanded[2048], command[4096];
-  char err_path[] = "/tmp/fpx_cli_db_err_XXXXXX", out_path[] = "/tmp/fpx_cli_db_out_XXXXXX";
+  char args[1024], expanded[2048];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(args, sizeof args, fmt, ap);
@@ -78,23 +56,10 @@ static cli_result *run_env(const char *env, const char *fmt, ...) {
     else expanded[used++] = *p;
   }
   expanded[used] = '\0';
-  int fd_err = mkstemp(err_path), fd_out = mkstemp(out_path);
-  cr_assert(fd_err >= 0 && fd_out >= 0);
-  snprintf(command, sizeof command, "%s %s %s >%s 2>%s </dev/null", env ? env : "",
-           tool ? tool : "build/fpx-tune", expanded, out_path, err_path);
-  int status = system(command);
-  cr_assert(status != -1 && WIFEXITED(status), "%s did not exit normally", command);
-  r->exit_code = WEXITSTATUS(status);
-  slurp(out_path, r->out);
-  slurp(err_path, r->err);
-  close(fd_err);
-  close(fd_out);
-  unlink(err_path);
-  unlink(out_path);
+  cli_run_tool(env, expanded, r);
   return r;
 }
 #define run(...) run_env(NULL, __VA_ARGS__)
-
 
 /* One valid winner; the gpu name needs JSON escaping. */
 #define ENTRY_FIELDS(GPU, HASH, FORMAT, N, BUCKET, WN, WK, MT, SK, TIME)                        \
