@@ -1,6 +1,7 @@
 /*
- * dtype.c - the dense element types (f32, f16, bf16): names, scalar
- * conversions with a single round-to-nearest-even, element load/store.
+ * dtype.c - element types: names of all of them (dense floats and FP8
+ * codes), scalar conversions with a single round-to-nearest-even and element
+ * load/store of the dense ones.
  */
 #include "dtype.h"
 
@@ -15,11 +16,17 @@ int fpx__dtype_valid(fpx_dtype dtype) {
          dtype == FPX_DTYPE_BF16;
 }
 
+int fpx__dtype_is_fp8(fpx_dtype dtype) {
+  return dtype == FPX_DTYPE_E4M3 || dtype == FPX_DTYPE_E5M2;
+}
+
 size_t fpx__dtype_size(fpx_dtype dtype) {
   switch (dtype) {
     case FPX_DTYPE_F32: return 4;
     case FPX_DTYPE_F16:
     case FPX_DTYPE_BF16: return 2;
+    case FPX_DTYPE_E4M3:
+    case FPX_DTYPE_E5M2: return 1;
   }
   return 0;
 }
@@ -29,6 +36,8 @@ FPX_API const char *fpx_dtype_name(fpx_dtype dtype) {
     case FPX_DTYPE_F32: return "f32";
     case FPX_DTYPE_F16: return "f16";
     case FPX_DTYPE_BF16: return "bf16";
+    case FPX_DTYPE_E4M3: return "e4m3";
+    case FPX_DTYPE_E5M2: return "e5m2";
   }
   return NULL;
 }
@@ -39,7 +48,10 @@ FPX_API fpx_status fpx_dtype_parse(const char *name, fpx_dtype *out_dtype) {
       {"float32", FPX_DTYPE_F32}, {"f16", FPX_DTYPE_F16},
       {"fp16", FPX_DTYPE_F16},  {"float16", FPX_DTYPE_F16},
       {"half", FPX_DTYPE_F16},  {"bf16", FPX_DTYPE_BF16},
-      {"bfloat16", FPX_DTYPE_BF16},
+      {"bfloat16", FPX_DTYPE_BF16}, {"e4m3", FPX_DTYPE_E4M3},
+      {"fp8_e4m3", FPX_DTYPE_E4M3}, {"float8_e4m3fn", FPX_DTYPE_E4M3},
+      {"e5m2", FPX_DTYPE_E5M2}, {"fp8_e5m2", FPX_DTYPE_E5M2},
+      {"float8_e5m2", FPX_DTYPE_E5M2},
   };
   fpx__error_clear();
   if (out_dtype == NULL)
@@ -52,7 +64,7 @@ FPX_API fpx_status fpx_dtype_parse(const char *name, fpx_dtype *out_dtype) {
         return FPX_OK;
       }
   return fpx__error(FPX_ERR_INVALID_ARGUMENT,
-                    "unknown dtype '%s' (expected f32, f16 or bf16)",
+                    "unknown dtype '%s' (expected f32, f16, bf16, e4m3 or e5m2)",
                     name ? name : "(null)");
 }
 

@@ -10,9 +10,11 @@
 
 #include "fpx.h"
 
-/* 1 if dtype is one of the enum's values. */
+/* 1 if dtype is a dense float type a host buffer may hold (f32, f16, bf16). */
 int fpx__dtype_valid(fpx_dtype dtype);
-/* Bytes per element (4 or 2); 0 for invalid dtypes. */
+/* 1 for the FP8 code types (e4m3, e5m2). */
+int fpx__dtype_is_fp8(fpx_dtype dtype);
+/* Bytes per element (4, 2 or 1); 0 for invalid dtypes. */
 size_t fpx__dtype_size(fpx_dtype dtype);
 /* Element i of buf as a double (exact). */
 double fpx__dtype_load(fpx_dtype dtype, const void *buf, size_t i);

@@ -82,11 +82,17 @@ typedef enum fpx_dtype {
   FPX_DTYPE_F32 = 0,  /* IEEE binary32 */
   FPX_DTYPE_F16 = 1,  /* IEEE binary16, stored as uint16_t bit patterns */
   FPX_DTYPE_BF16 = 2, /* bfloat16, stored as uint16_t bit patterns */
+  /* FP8 codes, one byte each, always with FP32 scales beside them. Only
+   * quantized activations use these (fpx_quantize_activations_gpu output, the
+   * x_dtype of fpx_gemm); host conversion functions reject them. */
+  FPX_DTYPE_E4M3 = 3, /* OCP E4M3FN */
+  FPX_DTYPE_E5M2 = 4, /* OCP E5M2 */
 } fpx_dtype;
 
-/* "f32", "f16", "bf16"; NULL for values outside the enum. */
+/* "f32", "f16", "bf16", "e4m3", "e5m2"; NULL for values outside the enum. */
 FPX_API const char *fpx_dtype_name(fpx_dtype dtype);
-/* Parses "f32"/"fp32"/"float32", "f16"/"fp16"/"float16", "bf16"/"bfloat16". */
+/* Parses "f32"/"fp32"/"float32", "f16"/"fp16"/"float16", "bf16"/"bfloat16",
+ * "e4m3"/"fp8_e4m3"/"float8_e4m3fn", "e5m2"/"fp8_e5m2"/"float8_e5m2". */
 FPX_API fpx_status fpx_dtype_parse(const char *name, fpx_dtype *out_dtype);
 /* Scalar conversions, round to nearest even; NaN stays NaN. */
 FPX_API uint16_t fpx_f32_to_f16(float x);
@@ -197,6 +203,11 @@ FPX_API fpx_status fpx_dequantize(fpx_format format, const uint8_t *codes,
                                   int group_size, fpx_dtype dst_dtype,
                                   void *out_w);
 
+typedef struct fpx_ctx fpx_ctx;
+typedef struct fpx_weights fpx_weights;
+typedef void *fpx_stream;        /* a CUstream / cudaStream_t; NULL = default */
+typedef uint64_t fpx_devptr;     /* a device address (CUdeviceptr) */
+
 /* ------------------------------------------------------------------------
  * Activation quantization to FP8 (CPU reference of the W8A8 path).
  *
@@ -231,6 +242,24 @@ typedef struct fpx_act_quant_params {
 FPX_API fpx_status fpx_quantize_activations(const fpx_act_quant_params *params, fpx_dtype x_dtype,
                                             const void *x, size_t m, size_t k,
                                             uint8_t *out_codes, float *out_scales);
+
+/* The same quantization on the GPU (one pass over X per row; the per-tensor
+ * mode makes a second pass), asynchronous on `stream`:
+ *   x: device [m, k] of x_dtype (f16 or bf16), 16-byte aligned, k % 8 == 0;
+ *   out_codes: device [m, k] bytes (16-byte aligned);
+ *   out_scales: device FP32, m entries (per row) or 1 (per tensor, static);
+ *   out_nonfinite: optional (0 = none) device uint32 that receives the number
+ *     of rows holding NaN or Inf (set to 0 first, by this call).
+ * A row with NaN or Inf gets a NaN scale (so a GEMM that uses it yields NaN
+ * for that token instead of a plausible wrong number) and is counted in
+ * out_nonfinite. Rounding, saturation and zero rows as the CPU reference,
+ * bit for bit. The same call quantizes FP8 weights per output channel (W
+ * [n, k] as the rows); fpx_weights_quantize_gpu does that and packs them. */
+FPX_API fpx_status fpx_quantize_activations_gpu(fpx_ctx *ctx, const fpx_act_quant_params *params,
+                                                fpx_dtype x_dtype, fpx_devptr x, size_t m,
+                                                size_t k, fpx_devptr out_codes,
+                                                fpx_devptr out_scales,
+                                                fpx_devptr out_nonfinite, fpx_stream stream);
 
 /* ------------------------------------------------------------------------
  * Packing.
@@ -292,11 +321,6 @@ FPX_API fpx_status fpx_reference_gemm_qx(fpx_format x_format, const uint8_t *x_c
  * and compiled with NVRTC on first use and kept in the context. A context is
  * thread-safe: several host threads may share it.
  * ------------------------------------------------------------------------ */
-typedef struct fpx_ctx fpx_ctx;
-typedef struct fpx_weights fpx_weights;
-typedef void *fpx_stream;        /* a CUstream / cudaStream_t; NULL = default */
-typedef uint64_t fpx_devptr;     /* a device address (CUdeviceptr) */
-
 typedef struct fpx_ctx_options {
   size_t struct_size; /* sizeof(fpx_ctx_options) */
   int device;         /* CUDA device ordinal, default 0 */
@@ -382,6 +406,14 @@ FPX_API fpx_status fpx_weights_upload_tiled(fpx_ctx *ctx, fpx_format format,
                                             const uint8_t *tiled, const float *scales,
                                             size_t n, size_t k, int group_size,
                                             fpx_weights **out_weights);
+/* Quantizes W[n,k] (f16 or bf16, on the device, 16-byte aligned, k % 8 == 0)
+ * to an 8-bit format (e4m3 or e5m2) with one FP32 scale per output row
+ * (amax / max_finite, as fpx_quantize with group_size 0) and packs it into
+ * the tiled layout, all on the GPU; synchronous. A row with NaN or Inf is
+ * FPX_ERR_NON_FINITE naming the row; no weights are made then. */
+FPX_API fpx_status fpx_weights_quantize_gpu(fpx_ctx *ctx, fpx_format format, fpx_dtype w_dtype,
+                                            fpx_devptr w, size_t n, size_t k,
+                                            fpx_weights **out_weights);
 /* Accepts NULL. */
 FPX_API void fpx_weights_destroy(fpx_weights *weights);
 
@@ -392,6 +424,16 @@ FPX_API void fpx_weights_destroy(fpx_weights *weights);
  * of 8. Y: FP16, BF16 or FP32, row-major [M,N], aligned to its element.
  * Formats e5m0 and e5m1 need BF16 activations (their top binade exceeds
  * FP16). Any M >= 1, N >= 1.
+ *
+ * FP8 activations (x_dtype e4m3 or e5m2, sm_89 and later): X holds FP8
+ * codes with FP32 scales (args->x_scales), Y = (Xq * Wq^T) * x_scale[m] *
+ * w_scale[n] on FP8 tensor cores with FP32 accumulation. With e4m3 weights
+ * and per-row scales this is W8A8 rowwise (FBGEMM f8f8bf16_rowwise, vLLM
+ * W8A8); other weight formats run as W-eXmY/A-FP8, their codes converted
+ * exactly to FP8 in registers: formats with E <= 4 and M <= 3 (FP4, FP5,
+ * FP6, e4m3) become E4M3, and the remaining ones with E <= 5, M <= 2 (e5m2,
+ * e5m1, ...) become E5M2; any other format is FPX_ERR_UNSUPPORTED_FORMAT.
+ * X rows must be 16-byte aligned (K % 16 == 0 for FP8 X).
  *
  * Workspace: split-K needs M*N*split FP32 partials and one counter per output
  * tile. The context keeps one workspace per stream, grown on demand: the
@@ -410,12 +452,18 @@ typedef struct fpx_wo_config {
 typedef struct fpx_gemm_args {
   size_t struct_size;          /* sizeof(fpx_gemm_args) */
   const fpx_weights *weights;
-  fpx_dtype x_dtype;           /* FPX_DTYPE_F16 or FPX_DTYPE_BF16 */
+  fpx_dtype x_dtype;           /* f16, bf16, or e4m3 / e5m2 (quantized X) */
   fpx_dtype y_dtype;           /* FPX_DTYPE_F16, FPX_DTYPE_BF16 or FPX_DTYPE_F32 */
   size_t m;                    /* tokens, >= 1 */
   fpx_devptr x;                /* [m, k] */
   fpx_devptr y;                /* [m, n] */
   const fpx_wo_config *config; /* NULL = the library's choice */
+  /* FP8 x_dtype only (ignored otherwise): X's FP32 scales as
+   * fpx_quantize_activations[_gpu] makes them, m entries, or one entry when
+   * x_scale_per_tensor is nonzero. Callers built against an older fpx.h
+   * (struct_size without these fields) get f16/bf16 only. */
+  fpx_devptr x_scales;
+  int x_scale_per_tensor;
 } fpx_gemm_args;
 
 FPX_API fpx_status fpx_gemm(fpx_ctx *ctx, const fpx_gemm_args *args, fpx_stream stream);

@@ -104,7 +104,9 @@ Test(dtype, names_and_parsing) {
   cr_assert_str_eq(fpx_dtype_name(FPX_DTYPE_F32), "f32");
   cr_assert_str_eq(fpx_dtype_name(FPX_DTYPE_F16), "f16");
   cr_assert_str_eq(fpx_dtype_name(FPX_DTYPE_BF16), "bf16");
-  cr_assert_null(fpx_dtype_name((fpx_dtype)3));
+  cr_assert_str_eq(fpx_dtype_name(FPX_DTYPE_E4M3), "e4m3");
+  cr_assert_str_eq(fpx_dtype_name(FPX_DTYPE_E5M2), "e5m2");
+  cr_assert_null(fpx_dtype_name((fpx_dtype)5));
   static const struct { const char *name; fpx_dtype d; } ok[] = {
       {"f32", FPX_DTYPE_F32},  {"fp32", FPX_DTYPE_F32},     {"float32", FPX_DTYPE_F32},
       {"F16", FPX_DTYPE_F16},  {"fp16", FPX_DTYPE_F16},     {"float16", FPX_DTYPE_F16},
