@@ -51,7 +51,7 @@ FPX_API fpx_status fpx_quantize_activations(const fpx_act_quant_params *params, 
                       params->struct_size, sizeof *params);
   FPX_TRY(check_params(params, &t));
   if (!fpx__dtype_valid(x_dtype))
-    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: x_dtype %d is not a dtype", who, (int)x_dtype);
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: x_dtype %d is not f32, f16 or bf16", who, (int)x_dtype);
   FPX_CHECK_PTR(x);
   FPX_CHECK_PTR(out_codes);
   FPX_CHECK_PTR(out_scales);

@@ -22,7 +22,7 @@ fpx_status fpx__wo_key_check(const fpx__wo_key *key) {
                       fpx_dtype_name(key->x_dtype) ? fpx_dtype_name(key->x_dtype) : "(invalid)");
   if (key->y_dtype != FPX_DTYPE_F16 && key->y_dtype != FPX_DTYPE_BF16 &&
       key->y_dtype != FPX_DTYPE_F32)
-    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm: y_dtype %d is not a dtype",
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm: y_dtype %d is not f16, bf16 or f32",
                       (int)key->y_dtype);
   if (key->x_dtype == FPX_DTYPE_F16 && t->info.format.exp_bits == 5 && !t->info.has_inf)
     return fpx__error(FPX_ERR_UNSUPPORTED_FORMAT,

@@ -256,7 +256,7 @@ FPX_API fpx_status fpx_encode(fpx_format format, fpx_dtype src_dtype,
   fpx__error_clear();
   FPX_TRY(fpx__format_lookup(format, "fpx_encode", &t));
   if (!fpx__dtype_valid(src_dtype))
-    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_encode: src_dtype %d is not a dtype",
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_encode: src_dtype %d is not f32, f16 or bf16",
                       (int)src_dtype);
   if (count == 0) return FPX_OK;
   FPX_CHECK_PTR(src);
@@ -280,7 +280,7 @@ FPX_API fpx_status fpx_decode(fpx_format format, const uint8_t *codes,
   fpx__error_clear();
   FPX_TRY(fpx__format_lookup(format, "fpx_decode", &t));
   if (!fpx__dtype_valid(dst_dtype))
-    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_decode: dst_dtype %d is not a dtype",
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_decode: dst_dtype %d is not f32, f16 or bf16",
                       (int)dst_dtype);
   if (count == 0) return FPX_OK;
   FPX_CHECK_PTR(codes);
@@ -298,6 +298,8 @@ FPX_API fpx_status fpx_decode(fpx_format format, const uint8_t *codes,
     case FPX_DTYPE_BF16:
       for (size_t i = 0; i < count; i++)
         ((uint16_t *)out_dst)[i] = t->value_bf16[codes[i]];
+      break;
+    default: /* FP8 dtypes were rejected above */
       break;
   }
 fail:

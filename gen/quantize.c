@@ -51,7 +51,7 @@ FPX_API fpx_status fpx_quantize(fpx_format format, fpx_dtype src_dtype,
   fpx__error_clear();
   FPX_TRY(fpx__format_lookup(format, who, &t));
   if (!fpx__dtype_valid(src_dtype))
-    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: src_dtype %d is not a dtype", who,
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: src_dtype %d is not f32, f16 or bf16", who,
                       (int)src_dtype);
   FPX_CHECK_PTR(params);
   FPX_CHECK_PTR(w);
@@ -114,7 +114,7 @@ FPX_API fpx_status fpx_dequantize(fpx_format format, const uint8_t *codes,
   fpx__error_clear();
   FPX_TRY(fpx__format_lookup(format, who, &t));
   if (!fpx__dtype_valid(dst_dtype))
-    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: dst_dtype %d is not a dtype", who,
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: dst_dtype %d is not f32, f16 or bf16", who,
                       (int)dst_dtype);
   FPX_CHECK_PTR(codes);
   FPX_CHECK_PTR(scales);

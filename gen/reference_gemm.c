@@ -73,7 +73,7 @@ FPX_API fpx_status fpx_reference_gemm(fpx_format format, fpx_dtype x_dtype,
   fpx_status st = FPX_OK;
   fpx__error_clear();
   if (!fpx__dtype_valid(x_dtype))
-    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: x_dtype %d is not a dtype", who, (int)x_dtype);
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: x_dtype %d is not f32, f16 or bf16", who, (int)x_dtype);
   FPX_CHECK_PTR(x);
   FPX_TRY(check_weights(who, format, codes, scales, group_size, m, n, k, out_y, &t));
   double *xd = malloc(m * k * sizeof *xd);
