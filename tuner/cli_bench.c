@@ -236,7 +236,7 @@ static fpx_status cli_shape_all(bench_run *b, const cli_shape *s) {
     FPX_TRY(fpx__random_weights(b->ctx, o->p.formats[f], o->p.group, s->n, s->k, &b->rng, NULL, &weights,
                          &weight_bytes));
     for (size_t i = 0; i < o->p.m_count; i++) {
-      fpx__gemm_call a = {b->ctx, {sizeof(fpx_gemm_args), weights, o->p.act, o->p.act, o->p.ms[i], x, y, NULL}};
+      fpx__gemm_call a = {b->ctx, {sizeof(fpx_gemm_args), weights, o->p.act, o->p.act, o->p.ms[i], x, y, NULL, 0, 0}};
       fpx_wo_config cfg;
       int explicit_cfg;
       char cfg_buf[32];

@@ -84,7 +84,7 @@ static fpx_status child_setup(void *user) {
   FPX_CU(cu, cuMemAlloc(&x, m * k * 2));
   FPX_CU(cu, cuMemAlloc(&y, m * n * 2));
   FPX_TRY(fpx__fill_device16(cu, x, m * k, table, &rng, chunk));
-  c->args = (fpx_gemm_args){sizeof c->args, w, s->p.act, s->p.act, m, x, y, NULL};
+  c->args = (fpx_gemm_args){sizeof c->args, w, s->p.act, s->p.act, m, x, y, NULL, 0, 0};
 fail:
   free(table);
   free(chunk);
