@@ -315,7 +315,7 @@ static int job(void *user, size_t index, double *out_value, double *out_aux) {
   if (spec->budget_s > 0 && t0 - s->shared->key_start[j->m_index] > spec->budget_s) return 2;
   fpx__gemm_call call = {s->ctx,
                     {sizeof(fpx_gemm_args), s->weights, spec->key.x_dtype, spec->key.y_dtype,
-                     spec->ms[j->m_index], s->x, s->y_alloc + GUARD_BYTES, &j->config}};
+                     spec->ms[j->m_index], s->x, s->y_alloc + GUARD_BYTES, &j->config, 0, 0}};
   const double err = check(s, j->m_index, &call, &st);
   *out_aux = err;
   if (st != FPX_OK || !(err <= 1.0)) return 1;

@@ -149,7 +149,7 @@ static void run_problem(gpu *g, const problem *p, CUstream stream) {
   for (int rep = 0; rep < 2; rep++) { /* second run: warm path, counters re-armed */
     CU_OK(*g, cuMemsetD32Async(dy, 0xFFFFFFFFu, ybytes / 4, stream)); /* NaN poison */
     if (ybytes % 4) CU_OK(*g, cuMemsetD8Async(dy + ybytes - 2, 0xFF, 2, stream));
-    fpx_gemm_args a = {sizeof a, w, p->act, p->out, p->m, dx, dy, p->config};
+    fpx_gemm_args a = {sizeof a, w, p->act, p->out, p->m, dx, dy, p->config, 0, 0};
     cr_assert_eq(fpx_gemm(g->ctx, &a, stream), FPX_OK, "fpx_gemm: %s", fpx_last_error());
     CU_OK(*g, cuStreamSynchronize(stream));
     CU_OK(*g, cuMemcpyDtoH(y, dy, ybytes));
@@ -336,7 +336,7 @@ Test(gpu_gemm, graph_capture_and_replay) {
   CU_OK(g, cuMemAlloc(&dx, p.m * p.k * 2));
   CU_OK(g, cuMemAlloc(&dy, p.m * p.n * 4));
   CU_OK(g, cuMemcpyHtoD(dx, h.x, p.m * p.k * 2));
-  fpx_gemm_args a = {sizeof a, w, p.act, p.out, p.m, dx, dy, &cfg};
+  fpx_gemm_args a = {sizeof a, w, p.act, p.out, p.m, dx, dy, &cfg, 0, 0};
   cr_assert_eq(fpx_gemm(g.ctx, &a, s), FPX_OK, "%s", fpx_last_error()); /* warm: compile + workspace */
   CU_OK(g, cuStreamSynchronize(s));
   CUgraph graph;
@@ -376,7 +376,7 @@ Test(gpu_gemm, bad_pointers_and_shapes_are_rejected) {
   cr_assert_eq(fpx_weights_upload(g.ctx, f, codes, scales, 16, 16, 0, &w), FPX_OK);
   CUdeviceptr d;
   CU_OK(g, cuMemAlloc(&d, 4096));
-  fpx_gemm_args a = {sizeof a, w, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 1, d, d + 1024, NULL};
+  fpx_gemm_args a = {sizeof a, w, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 1, d, d + 1024, NULL, 0, 0};
   a.x = d + 2;
   cr_assert_eq(fpx_gemm(g.ctx, &a, NULL), FPX_ERR_MISALIGNED);
   cr_assert(strstr(fpx_ctx_last_error(g.ctx), "x = 0x") != NULL, "%s", fpx_ctx_last_error(g.ctx));
