@@ -10,16 +10,38 @@
 #include "error.h"
 #include "format.h"
 
-static int dtype_code(fpx_dtype d) { return d == FPX_DTYPE_F16 ? 0 : d == FPX_DTYPE_BF16 ? 1 : 2; }
+/* The template's dtype codes: activations 0 f16, 1 bf16, 2 e4m3, 3 e5m2;
+ * outputs 0 f16, 1 bf16, 2 f32. */
+static int dtype_code(fpx_dtype d) {
+  switch (d) {
+    case FPX_DTYPE_F16: return 0;
+    case FPX_DTYPE_BF16: return 1;
+    case FPX_DTYPE_E4M3: return 2;
+    case FPX_DTYPE_E5M2: return 3;
+    default: return 2; /* f32 output */
+  }
+}
+
+int fpx__wo_fp8_convertible(fpx_format f) {
+  return (f.exp_bits <= 4 && f.man_bits <= 3) || (f.exp_bits <= 5 && f.man_bits <= 2);
+}
 
 fpx_status fpx__wo_key_check(const fpx__wo_key *key) {
   const fpx__format_traits *t;
   fpx_status st = FPX_OK;
   FPX_TRY(fpx__format_lookup(key->format, "fpx_gemm", &t));
-  if (key->x_dtype != FPX_DTYPE_F16 && key->x_dtype != FPX_DTYPE_BF16)
+  if (key->x_dtype != FPX_DTYPE_F16 && key->x_dtype != FPX_DTYPE_BF16 &&
+      key->x_dtype != FPX_DTYPE_E4M3 && key->x_dtype != FPX_DTYPE_E5M2)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT,
-                      "fpx_gemm: x_dtype %s is not supported (use f16 or bf16)",
+                      "fpx_gemm: x_dtype %s is not supported (use f16, bf16, e4m3 or e5m2)",
                       fpx_dtype_name(key->x_dtype) ? fpx_dtype_name(key->x_dtype) : "(invalid)");
+  if ((key->x_dtype == FPX_DTYPE_E4M3 || key->x_dtype == FPX_DTYPE_E5M2) &&
+      !fpx__wo_fp8_convertible(key->format))
+    return fpx__error(FPX_ERR_UNSUPPORTED_FORMAT,
+                      "fpx_gemm: format %s cannot run with FP8 activations (its codes convert "
+                      "exactly to E4M3 only when E <= 4 and M <= 3, to E5M2 when E <= 5 and "
+                      "M <= 2)",
+                      t->info.name);
   if (key->y_dtype != FPX_DTYPE_F16 && key->y_dtype != FPX_DTYPE_BF16 &&
       key->y_dtype != FPX_DTYPE_F32)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm: y_dtype %d is not f16, bf16 or f32",

@@ -14,7 +14,7 @@
 /* What a weight-only kernel is specialised for, besides its tile config. */
 typedef struct fpx__wo_key {
   fpx_format format;
-  fpx_dtype x_dtype; /* f16 or bf16 */
+  fpx_dtype x_dtype; /* f16, bf16, or e4m3 / e5m2 (FP8 X with scales) */
   fpx_dtype y_dtype; /* f16, bf16 or f32 */
   int group_size;    /* 0 or 32..256 */
 } fpx__wo_key;
@@ -22,6 +22,9 @@ typedef struct fpx__wo_key {
 #define FPX__TEMPLATE_WEIGHT_ONLY "weight_only.cuh"
 #define FPX__NAME_EXPR_MAX 128
 
+/* 1 when the format's codes convert exactly to E4M3 or E5M2 (the weight
+ * formats that run with FP8 activations). */
+int fpx__wo_fp8_convertible(fpx_format format);
 /* Checks the key (dtypes, format/dtype pairs); names the bad value. */
 fpx_status fpx__wo_key_check(const fpx__wo_key *key);
 /* Checks a configuration against the family's limits (threads, shared

@@ -58,7 +58,8 @@ FPX_API unsigned fpx_version_number(void);
   X(ERR_MISALIGNED, 9, "pointer misaligned")                                  \
   X(ERR_BUFFER_TOO_SMALL, 10, "buffer too small")                             \
   X(ERR_INTERNAL, 11, "internal error")                                       \
-  X(ERR_IO, 12, "input/output error")
+  X(ERR_IO, 12, "input/output error")                                         \
+  X(ERR_UNSUPPORTED_DEVICE, 13, "the GPU lacks a feature this call needs")
 
 typedef enum fpx_status {
 #define FPX__STATUS_ENUM(name, value, text) FPX_##name = value,

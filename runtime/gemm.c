@@ -3,6 +3,7 @@
  * the kernel from the context's table (compiling on first use), launch.
  */
 #include <limits.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "config.h"
@@ -13,9 +14,17 @@
 static fpx_status check_gemm_args(fpx_ctx *ctx, const fpx_gemm_args *a) {
   if (ctx == NULL) return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm: ctx is NULL");
   if (a == NULL) return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm: args is NULL");
-  if (a->struct_size < sizeof(fpx_gemm_args))
-    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm: args->struct_size %zu < %zu",
-                      a->struct_size, sizeof(fpx_gemm_args));
+  /* callers built before the FP8 fields existed pass the shorter size */
+  const size_t old_size = offsetof(fpx_gemm_args, x_scales);
+  if (a->struct_size != old_size && a->struct_size < sizeof(fpx_gemm_args))
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm: args->struct_size %zu is neither %zu nor >= %zu",
+                      a->struct_size, old_size, sizeof(fpx_gemm_args));
+  const int fp8_x = a->x_dtype == FPX_DTYPE_E4M3 || a->x_dtype == FPX_DTYPE_E5M2;
+  if (fp8_x && a->struct_size < sizeof(fpx_gemm_args))
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT,
+                      "fpx_gemm: x_dtype %s needs args->x_scales, which args->struct_size %zu "
+                      "does not include",
+                      fpx_dtype_name(a->x_dtype), a->struct_size);
   if (a->weights == NULL) return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm: args->weights is NULL");
   if (a->weights->ctx != ctx)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm: the weights belong to another context");
@@ -33,6 +42,26 @@ static fpx_status check_gemm_args(fpx_ctx *ctx, const fpx_gemm_args *a) {
   if (a->x % 16 != 0)
     return fpx__error(FPX_ERR_MISALIGNED, "fpx_gemm: x = 0x%llx is not 16-byte aligned",
                       (unsigned long long)a->x);
+  if (fp8_x) {
+    if (a->weights->k % 16 != 0)
+      return fpx__error(FPX_ERR_UNSUPPORTED_SHAPE,
+                        "fpx_gemm: K = %zu must be a multiple of 16 with FP8 activations "
+                        "(16-byte rows)",
+                        a->weights->k);
+    if (a->x_scales == 0)
+      return fpx__error(FPX_ERR_INVALID_ARGUMENT,
+                        "fpx_gemm: args->x_scales is a null device pointer (x_dtype %s needs "
+                        "the activation scales)",
+                        fpx_dtype_name(a->x_dtype));
+    if (a->x_scales % 4 != 0)
+      return fpx__error(FPX_ERR_MISALIGNED, "fpx_gemm: x_scales = 0x%llx is not 4-byte aligned",
+                        (unsigned long long)a->x_scales);
+    if (ctx->sm_version < 89)
+      return fpx__error(FPX_ERR_UNSUPPORTED_DEVICE,
+                        "fpx_gemm: x_dtype %s needs FP8 tensor cores (sm_89 or later); this GPU "
+                        "is sm_%d",
+                        fpx_dtype_name(a->x_dtype), ctx->sm_version);
+  }
   size_t y_size = fpx__dtype_size(a->y_dtype);
   if (y_size != 0 && a->y % y_size != 0)
     return fpx__error(FPX_ERR_MISALIGNED, "fpx_gemm: y = 0x%llx is not %zu-byte aligned",
@@ -111,8 +140,11 @@ fpx_status fpx__gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_c
     FPX_TRY(fpx__ctx_workspace(ctx, stream, (size_t)split * args->m * w->n * sizeof(float),
                                (size_t)grid_x * grid_y, &partials, &counters));
   int m = (int)args->m, n = (int)w->n, k = (int)w->k;
-  void *params[] = {(void *)&w->packed, (void *)&args->x, (void *)&w->scales, (void *)&args->y,
-                    &partials, &counters, &m, &n, &k};
+  const int fp8_x = key->x_dtype == FPX_DTYPE_E4M3 || key->x_dtype == FPX_DTYPE_E5M2;
+  CUdeviceptr x_scales = fp8_x ? (CUdeviceptr)args->x_scales : 0;
+  int x_scale_stride = fp8_x && !args->x_scale_per_tensor ? 1 : 0;
+  void *params[] = {(void *)&w->packed, (void *)&args->x, (void *)&w->scales, &x_scales,
+                    &x_scale_stride, (void *)&args->y, &partials, &counters, &m, &n, &k};
   FPX_CU(ctx->cu, cuLaunchKernel(fn, grid_x, grid_y, split, 32u * cfg->warps_n * cfg->warps_k, 1, 1,
                                  0, stream, params, NULL));
 fail:

@@ -18,6 +18,14 @@
  * Activations: inside each 32-column slice of a block, lane column group tig
  * holds columns 8*tig .. 8*tig+7 of both k16 tiles of the slice (the layout
  * permutes K to match), so X is read with one 16-byte load per token.
+ *
+ * FP8 activations (ACT 2 = E4M3, 3 = E5M2; sm_89+): one m16n8k32 FP8 MMA per
+ * slice. The lane's 8 columns of a slice are its two k-quads of the k32
+ * fragment (columns 8*tig+0..3 and 8*tig+4..7, for weights and activations
+ * alike), so X is read with one 8-byte load per token and slice. Weight codes
+ * become FP8 bit patterns by shift and mask: E <= 4, M <= 3 as E4M3 (scaled
+ * by 2^(bias-7)), else E <= 5, M <= 2 as E5M2 (2^(bias-15)); the inverse
+ * scale, the weight scale and the token's X scale act on the accumulator.
  */
 typedef unsigned int fpx_u32;
 typedef unsigned long long fpx_u64;
@@ -47,6 +55,57 @@ __device__ __forceinline__ uint4 load_activations(const uint4 *p) {
                : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
                : "l"(p));
   return v;
+}
+
+__device__ __forceinline__ uint2 load_activations8(const uint2 *p) {
+  uint2 v;
+  asm volatile("ld.global.nc.v2.u32 {%0,%1}, [%2];" : "=r"(v.x), "=r"(v.y) : "l"(p));
+  return v;
+}
+
+/* Activation registers of one slice and token: 16 bytes of FP16/BF16 or 8
+ * bytes of FP8. */
+template <int ACT>
+struct XVec {
+  typedef uint4 type;
+  __device__ static type zero() { return make_uint4(0, 0, 0, 0); }
+  __device__ static type load(const unsigned char *p) { return load_activations((const uint4 *)p); }
+};
+template <>
+struct XVec<2> {
+  typedef uint2 type;
+  __device__ static type zero() { return make_uint2(0, 0); }
+  __device__ static type load(const unsigned char *p) { return load_activations8((const uint2 *)p); }
+};
+template <>
+struct XVec<3> : XVec<2> {};
+
+/* m16n8k32 FP8 MMA, FP32 accumulation (sm_89+). WT, XT: 0 = E4M3, 1 = E5M2. */
+template <int WT, int XT>
+__device__ __forceinline__ void mma_16832_fp8(float (&d)[4], const fpx_u32 (&a)[4], fpx_u32 b0,
+                                              fpx_u32 b1) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+#define FPX_MMA_FP8(ta, tb)                                                              \
+  asm volatile("mma.sync.aligned.m16n8k32.row.col.f32." ta "." tb ".f32 "               \
+               "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"                  \
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])                         \
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1))
+  if (WT == 0 && XT == 0) FPX_MMA_FP8("e4m3", "e4m3");
+  else if (WT == 0) FPX_MMA_FP8("e4m3", "e5m2");
+  else if (XT == 0) FPX_MMA_FP8("e5m2", "e4m3");
+  else FPX_MMA_FP8("e5m2", "e5m2");
+#undef FPX_MMA_FP8
+#else
+  (void)d; (void)a; (void)b0; (void)b1;
+  asm volatile("trap;"); /* the runtime never launches FP8 instances below sm_89 */
+#endif
+}
+
+/* byte permute: result byte i = byte sel[i] of the 8 bytes {b:a} */
+__device__ __forceinline__ fpx_u32 prmt(fpx_u32 a, fpx_u32 b, fpx_u32 sel) {
+  fpx_u32 d;
+  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(sel));
+  return d;
 }
 
 template <int ACT_BF16>
@@ -141,6 +200,42 @@ __device__ __forceinline__ fpx_u32 dequant_pair(fpx_u32 c) {
   return v;
 }
 
+/* FP8 target of a weight format: 0 = E4M3 (E <= 4, M <= 3), 1 = E5M2. */
+template <int E, int M>
+struct Fp8Target {
+  static constexpr int TYPE = (E <= 4 && M <= 3) ? 0 : 1;
+  static constexpr int MAN = TYPE == 0 ? 3 : 2;
+  static constexpr int BIAS = TYPE == 0 ? 7 : 15;
+};
+
+/* Two codes -> two FP8 bit patterns in bits 0-7 and 16-23 (the other bits
+ * zero), the value scaled by 2^(bias - target bias). 8-bit formats are their
+ * own target: the codes pass through. */
+template <int E, int M>
+__device__ __forceinline__ fpx_u32 fp8_pair(fpx_u32 c) {
+  typedef Format<E, M> F;
+  typedef Fp8Target<E, M> T;
+  if (F::BITS == 8) return c;
+  constexpr fpx_u32 MAG_MASK = ((1u << (F::BITS - 1)) - 1) * 0x10001u;
+  return ((c << (8 - F::BITS)) & 0x00800080u) | ((c & MAG_MASK) << (T::MAN - M));
+}
+
+/* The k32 A fragment of slice s: register 0 = row g, columns 8*tig+0..3;
+ * 1 = row g+8, same columns; 2, 3 = columns 8*tig+4..7 (see the header). The
+ * k16 pairs (tile t, register j) hold columns (t&1)*4 + 2*(j>>1) + {0,1} of
+ * row g + 8*(j&1). */
+template <int E, int M>
+__device__ __forceinline__ void fp8_fragment(const fpx_u32 *w, int s, fpx_u32 (&a)[4]) {
+  typedef Format<E, M> F;
+#pragma unroll
+  for (int r = 0; r < 4; r++) {
+    const int t = 2 * s + (r >> 1), j = r & 1;
+    const fpx_u32 lo = fp8_pair<E, M>(code_pair<F>(w, 4 * t + j));
+    const fpx_u32 hi = fp8_pair<E, M>(code_pair<F>(w, 4 * t + j + 2));
+    a[r] = prmt(lo, hi, 0x6420u);
+  }
+}
+
 /* ---- the GEMM --------------------------------------------------------- */
 
 /*
@@ -149,19 +244,25 @@ __device__ __forceinline__ fpx_u32 dequant_pair(fpx_u32 c) {
  * n_tile = blockIdx.x * WARPS_N + wn for tokens [blockIdx.y * 8 * MT, +8*MT)
  * over the 256-column blocks kb = kb_begin + wk, + WARPS_K, ... of its split.
  * GROUP: 0 = one scale per row, else the group size (32..256).
+ * ACT: 0 = f16, 1 = bf16, 2 = e4m3, 3 = e5m2 (FP8 X with x_scales: one per
+ * token when x_scale_stride is 1, one for all when 0).
  * OUT: 0 = f16, 1 = bf16, 2 = f32.
  * Split-K > 1: each split writes FP32 partials to ws[z][M][N]; the last
  * block of an output tile (found with counters[]) sums them in split order
  * (deterministic), writes Y and re-arms its counter.
  */
-template <int E, int M, int ACT_BF16, int OUT, int GROUP, int WARPS_N, int WARPS_K, int MT>
+template <int E, int M, int ACT, int OUT, int GROUP, int WARPS_N, int WARPS_K, int MT>
 __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
     weight_only_gemm(const uint4 *__restrict__ w, const void *__restrict__ x_ptr,
-                     const float *__restrict__ scales, void *__restrict__ y_ptr,
-                     float *__restrict__ ws, unsigned *__restrict__ counters, int m_total,
-                     int n_total, int k_total) {
+                     const float *__restrict__ scales, const float *__restrict__ x_scales,
+                     int x_scale_stride, void *__restrict__ y_ptr, float *__restrict__ ws,
+                     unsigned *__restrict__ counters, int m_total, int n_total, int k_total) {
   typedef Format<E, M> F;
   constexpr int BITS = F::BITS;
+  constexpr int ACT_BF16 = ACT == 1;
+  constexpr bool FP8 = ACT >= 2;
+  constexpr int X_BYTES = FP8 ? 1 : 2; /* bytes per activation */
+  typedef typename XVec<ACT>::type xvec;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int wn = warp % WARPS_N, wk = warp / WARPS_N;
   const int g = lane >> 2, tig = lane & 3;
@@ -176,7 +277,7 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
   const int groups_per_row = GROUP ? (k_total + GROUP - 1) / GROUP : 1;
   const int row0 = n_tile * 16 + g, row1 = row0 + 8;
   const fpx_u64 policy = evict_first_policy();
-  const unsigned short *x = (const unsigned short *)x_ptr;
+  const unsigned char *x = (const unsigned char *)x_ptr;
 
   float acc[MT][4];
   float gacc[MT][4];
@@ -186,27 +287,27 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
     for (int r = 0; r < 4; r++) acc[i][r] = gacc[i][r] = 0.f;
 
   /* activation row pointers (a token past M reads nothing) */
-  const unsigned short *xrow[MT];
+  const unsigned char *xrow[MT];
   bool xvalid[MT];
 #pragma unroll
   for (int i = 0; i < MT; i++) {
     const int token = m0 + i * 8 + g;
     xvalid[i] = token < m_total;
-    xrow[i] = x + (long long)(xvalid[i] ? token : 0) * k_total;
+    xrow[i] = x + (long long)(xvalid[i] ? token : 0) * k_total * X_BYTES;
   }
 
   const uint4 *wtile = w + (long long)n_tile * k_blocks * (BITS * 32) + lane;
   /* the activations of slice s of block kbx for token tile i (zero past M or K) */
-  auto load_x = [&](int kbx, int s, int i) -> uint4 {
+  auto load_x = [&](int kbx, int s, int i) -> xvec {
     const int kcol = kbx * 256 + s * 32 + tig * 8;
-    if (xvalid[i] && kcol < k_total) return load_activations((const uint4 *)(xrow[i] + kcol));
-    return make_uint4(0, 0, 0, 0);
+    if (xvalid[i] && kcol < k_total) return XVec<ACT>::load(xrow[i] + (long long)kcol * X_BYTES);
+    return XVec<ACT>::zero();
   };
   /* With one token tile, slice s of the next block's activations is loaded
    * into xcur[s] as soon as slice s of this block is done: each load has a
    * block's worth of work to arrive, and no register is added. */
   constexpr bool PREFETCH_X = MT == 1;
-  uint4 xcur[PREFETCH_X ? 8 : 1];
+  xvec xcur[PREFETCH_X ? 8 : 1];
   uint4 cur[BITS], nxt[BITS];
   int kb = kb_begin + wk;
   if (tile_valid && kb < kb_end) {
@@ -228,7 +329,7 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
     constexpr int SLICES_AT_ONCE = MT >= 8 ? 1 : 8 / MT;
 #pragma unroll
     for (int s0 = 0; s0 < 8; s0 += SLICES_AT_ONCE) {
-      uint4 xv[SLICES_AT_ONCE][MT];
+      xvec xv[SLICES_AT_ONCE][MT];
 #pragma unroll
       for (int s = 0; s < SLICES_AT_ONCE; s++)
 #pragma unroll
@@ -236,16 +337,27 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
 #pragma unroll
       for (int s = 0; s < SLICES_AT_ONCE; s++) {
         const int slice = s0 + s;
+        if constexpr (FP8) {
+          fpx_u32 a[4];
+          fp8_fragment<E, M>(wr, slice, a);
 #pragma unroll
-        for (int tt = 0; tt < 2; tt++) {
+          for (int i = 0; i < MT; i++) {
+            const fpx_u32 b0 = ((const fpx_u32 *)&xv[s][i])[0];
+            const fpx_u32 b1 = ((const fpx_u32 *)&xv[s][i])[1];
+            mma_16832_fp8<Fp8Target<E, M>::TYPE, ACT - 2>(GROUP ? gacc[i] : acc[i], a, b0, b1);
+          }
+        }
+#pragma unroll
+        for (int tt = 0; tt < (FP8 ? 0 : 2); tt++) {
           const int t = 2 * slice + tt;
           fpx_u32 a[4];
 #pragma unroll
           for (int j = 0; j < 4; j++) a[j] = dequant_pair<E, M, ACT_BF16>(code_pair<F>(wr, 4 * t + j));
 #pragma unroll
           for (int i = 0; i < MT; i++) {
-            const fpx_u32 b0 = tt ? xv[s][i].z : xv[s][i].x;
-            const fpx_u32 b1 = tt ? xv[s][i].w : xv[s][i].y;
+            const fpx_u32 *xw = (const fpx_u32 *)&xv[s][i];
+            const fpx_u32 b0 = xw[tt ? 2 : 0];
+            const fpx_u32 b1 = xw[tt ? 3 : 1];
             if (GROUP) mma_16816<ACT_BF16>(gacc[i], a, b0, b1);
             else mma_16816<ACT_BF16>(acc[i], a, b0, b1);
           }
@@ -293,8 +405,8 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
     }
   }
 
-  /* per-row scale and the FP16 bias correction, on the accumulator */
-  const float corr = ACT_BF16 ? 1.f : pow2(15 - F::BIAS);
+  /* per-row scale and the FP16 / FP8 bias correction, on the accumulator */
+  const float corr = FP8 ? pow2(Fp8Target<E, M>::BIAS - F::BIAS) : ACT_BF16 ? 1.f : pow2(15 - F::BIAS);
   float rs0 = corr, rs1 = corr;
   if (!GROUP) {
     rs0 *= row0 < n_total ? scales[row0] : 0.f;
@@ -302,10 +414,16 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
   }
 #pragma unroll
   for (int i = 0; i < MT; i++) {
-    acc[i][0] *= rs0;
-    acc[i][1] *= rs0;
-    acc[i][2] *= rs1;
-    acc[i][3] *= rs1;
+    float xs0 = 1.f, xs1 = 1.f; /* the X scales of the lane's two tokens */
+    if (FP8) {
+      const int t0 = m0 + i * 8 + tig * 2;
+      xs0 = t0 < m_total ? x_scales[(long long)t0 * x_scale_stride] : 0.f;
+      xs1 = t0 + 1 < m_total ? x_scales[(long long)(t0 + 1) * x_scale_stride] : 0.f;
+    }
+    acc[i][0] *= rs0 * xs0;
+    acc[i][1] *= rs0 * xs1;
+    acc[i][2] *= rs1 * xs0;
+    acc[i][3] *= rs1 * xs1;
   }
 
   bool write_out = wk == 0 && tile_valid;
