@@ -211,3 +211,92 @@ Test(cli, version_prints_the_library_version) {
   cr_assert_eq(r->exit_code, 0);
   cr_assert(contains(r->out, FPX_VERSION_STRING), "%s", r->out);
 }
+
+/* ---- bench and tune: FP8 activation options (checked before any GPU use) -- */
+
+/* Runs "$FPX_TUNE args" with no CUDA driver: accepted arguments then end
+ * in exit 1 with "cannot use the GPU", rejected ones in exit 2. */
+static cli_result *run_no_gpu(const char *args) {
+  static cli_result r;
+  cli_run_tool("FPX_CUDA_DRIVER=/nonexistent/libcuda.so.1", args, &r);
+  return &r;
+}
+
+static void assert_accepted(const char *args) {
+  cli_result *r = run_no_gpu(args);
+  cr_assert_eq(r->exit_code, 1, "%s: exit %d: %s", args, r->exit_code, r->err);
+  cr_assert(contains(r->err, "cannot use the GPU"), "%s: %s", args, r->err);
+}
+
+static void assert_rejected(const char *args, const char *word1, const char *word2) {
+  cli_result *r = run_no_gpu(args);
+  cr_assert_eq(r->exit_code, 2, "%s: exit %d: %s", args, r->exit_code, r->err);
+  cr_assert_str_eq(r->out, "", "%s", args);
+  cr_assert(contains(r->err, word1) && contains(r->err, word2), "%s: %s", args, r->err);
+}
+
+Test(cli, bench_and_tune_help_describe_fp8_activations) {
+  cli_result *r = run("bench --help");
+  cr_assert_eq(r->exit_code, 0);
+  cr_assert(contains(r->out, "--family") && contains(r->out, "w8a8") && contains(r->out, "e4m3") &&
+                contains(r->out, "e5m2") && contains(r->out, "cuBLASLt") && contains(r->out, "fp8_speedup"),
+            "%s", r->out);
+  r = run("tune --help");
+  cr_assert_eq(r->exit_code, 0);
+  cr_assert(contains(r->out, "--family") && contains(r->out, "w8a8") && contains(r->out, "e5m2"), "%s",
+            r->out);
+}
+
+Test(cli, fp8_activations_take_the_formats_that_convert_exactly) {
+  for (size_t i = 0; i < fpx_format_count(); i++) {
+    const fpx_format_info info = info_of(fpx_format_at(i));
+    const int e = info.format.exp_bits, m = info.format.man_bits;
+    const int ok = (e <= 4 && m <= 3) || (e <= 5 && m <= 2);
+    static const char *const acts[] = {"e4m3", "e5m2"};
+    for (size_t a = 0; a < 2; a++) {
+      char args[128];
+      snprintf(args, sizeof args, "bench --act %s --format %s --shape 4096,4096 --m 1", acts[a], info.name);
+      if (ok) assert_accepted(args);
+      else assert_rejected(args, info.name, "FP8 activations");
+    }
+  }
+}
+
+Test(cli, tune_checks_fp8_formats_like_bench) {
+  assert_rejected("tune --act e4m3 --format e3m4 --shape 4096,4096 --m 1", "e3m4", "FP8 activations");
+  assert_rejected("tune --act e5m2 --format e2m4,e2m1 --shape 4096,4096 --m 1", "e2m4", "FP8 activations");
+  assert_accepted("tune --act e5m2 --format e5m1,e2m1 --shape 4096,4096 --m 1 --db ''");
+}
+
+Test(cli, family_w8a8_means_e4m3_weights_and_activations) {
+  assert_accepted("bench --family w8a8 --shape 4096,4096 --m 1");
+  assert_accepted("bench --family w8a8 --format e4m3 --act e4m3 --shape 4096,4096 --m 1");
+  assert_accepted("bench --family w8a8 --format fp8 --shape 4096,4096 --m 1 --fp8-fast-accum");
+  assert_accepted("tune --family w8a8 --shape 4096,4096 --m 1 --db ''");
+  assert_accepted("bench --family weight-only --act f16 --shape 4096,4096 --m 1");
+}
+
+Test(cli, family_conflicts_exit_2_naming_them) {
+  assert_rejected("bench --family w8a8 --format e2m1", "w8a8", "e2m1");
+  assert_rejected("bench --family w8a8 --format e4m3,e3m2", "w8a8", "e3m2");
+  assert_rejected("bench --family w8a8 --act bf16", "w8a8", "bf16");
+  assert_rejected("tune --family w8a8 --act e5m2", "w8a8", "e5m2");
+  assert_rejected("bench --family weight-only --act e4m3", "weight-only", "e4m3");
+  assert_rejected("bench --family w4a16", "--family", "w4a16");
+  assert_rejected("bench --family", "--family", "needs a value");
+}
+
+Test(cli, fp8_activations_need_k_a_multiple_of_16) {
+  assert_rejected("bench --act e4m3 --format e2m1 --shape 4096,4104", "4104", "multiple of 16");
+  assert_rejected("tune --family w8a8 --shape 4096,24", "K=24", "multiple of 16");
+  assert_accepted("bench --act bf16 --format e2m1 --shape 4096,4104 --m 1");
+}
+
+Test(cli, act_names_the_accepted_types) {
+  assert_rejected("bench --act f32", "f32", "e4m3");
+  assert_rejected("tune --act int8", "int8", "e5m2");
+  assert_rejected("tune --out e4m3", "--out", "e4m3");
+  /* commands without an FP8 path refuse FP8 activations by name */
+  assert_rejected("latency --act e4m3", "e4m3", "FP8");
+  assert_rejected("latency --family w8a8", "w8a8", "FP8");
+}

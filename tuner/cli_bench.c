@@ -1,7 +1,10 @@
 /*
- * cli_bench.c - `fpx-tune bench`: times fpx_gemm (weight-only eXmY GEMM)
- * against cuBLAS BF16/FP16 on the LLM shapes of the benchmark method, in one
- * process and one run, and reports the ratio and the effective weight
+ * cli_bench.c - `fpx-tune bench`: times fpx_gemm (eXmY weights with FP16/BF16
+ * activations, or with FP8 activations: W8A8 and W-eXmY/A-FP8) against
+ * cuBLAS BF16/FP16 on the LLM shapes of the benchmark method, and with FP8
+ * activations also against cuBLASLt's FP8 GEMM (E4M3 x E4M3 -> BF16, rowwise
+ * scales where this cuBLASLt and GPU run them, else per-tensor), in one
+ * process and one run; reports the ratios and the effective weight
  * bandwidth against the device-to-device copy bandwidth measured alongside.
  *
  * Method (the project's benchmark spec): random data, never zeros; three
@@ -15,6 +18,9 @@
  * pattern there is a finite code of the format (all formats below 8 bits,
  * and 8-bit formats whose single plane holds one code per byte, after
  * redrawing the NaN/Inf bytes); other cases go through fpx_pack_tiled.
+ * FP8 activations are random BF16 rows quantized per row on the host
+ * (fpx_quantize_activations), as a serving stack's quantizer would make
+ * them; the dense baselines get dense random data of their own types.
  */
 #include <errno.h>
 #include <math.h>
@@ -30,6 +36,7 @@
 #include "config.h"
 #include "context.h"
 #include "cublas_loader.h"
+#include "cublaslt_loader.h"
 #include "cuda_api.h"
 #include "error.h"
 #include "layout.h"
@@ -41,12 +48,14 @@ enum {
   CONFIG_UNSET = -1,
 };
 #define COPY_BYTES ((size_t)1 << 30)         /* copy-bandwidth buffer */
+#define LT_WORKSPACE_BYTES ((size_t)32 << 20) /* cuBLASLt workspace (its Hopper advice) */
 
 typedef struct bench_opts {
   cli_problem p; /* formats, act, group, device, shapes, M values */
   int iters;
   fpx_wo_config config; /* fields CONFIG_UNSET unless given */
   const char *csv_path;
+  int fp8_fast_accum; /* cuBLASLt FP8 baseline with fast accumulation */
 } bench_opts;
 
 static const size_t default_ms[] = {1, 8, 16, 32, 64, 128};
@@ -62,9 +71,23 @@ void fpx__cli_bench_usage(FILE *out) {
           "weight bandwidth (packed bytes + scale bytes) / fpx time against it.\n"
           "Needs a GPU; cuBLAS is optional (dlopen'd; without it only fpx is timed).\n"
           "\n"
+          "With FP8 activations (--act e4m3|e5m2, or --family w8a8) X is random bf16\n"
+          "quantized per token on the host (fpx_quantize_activations), the output is\n"
+          "bf16, and a second baseline is timed: cuBLASLt's FP8 matmul, dense e4m3\n"
+          "weights x e4m3 activations -> bf16, FP32 compute, the heuristic's best\n"
+          "algorithm, with rowwise scales (one FP32 scale per token and per output\n"
+          "channel, cuBLASLt 12.9+) where they run, else per-tensor scales; the\n"
+          "header says which. Without cuBLASLt (or FP8 support) the reason is\n"
+          "printed and only the cuBLAS bf16 baseline is timed.\n"
+          "\n"
           "options:\n"
-          "  --format LIST     formats, comma-separated (default e3m2), e.g. e3m2,e2m2,e2m1,e4m3\n"
-          "  --act bf16|f16    activation and output type (default bf16)\n"
+          "  --family F        weight-only (default: eXmY weights, f16/bf16 activations)\n"
+          "                    or w8a8 (= --format e4m3 --act e4m3, W8A8 rowwise)\n"
+          "  --format LIST     formats, comma-separated (default e3m2; e4m3 for w8a8),\n"
+          "                    e.g. e3m2,e2m2,e2m1,e4m3\n"
+          "  --act TYPE        activations: bf16 (default) or f16 (also the output type),\n"
+          "                    or e4m3 / e5m2 (FP8, per-token scales; output bf16; formats\n"
+          "                    with E <= 4 and M <= 3, or E <= 5 and M <= 2; K %% 16 == 0)\n"
           "  --group G         scale group size 0 (per row), 32, 64, 128, 256 (default 0)\n"
           "  --model NAME      llama3-8b, llama3-70b or llama3-405b: its qkv, o, gate_up and\n"
           "                    down shapes (repeatable; default llama3-8b if no --shape)\n"
@@ -77,13 +100,18 @@ void fpx__cli_bench_usage(FILE *out) {
           "  --split-k S       1..64 (fields not given come from the library's default\n"
           "                    configuration for each point)\n"
           "  --device D        CUDA device ordinal (default 0)\n"
+          "  --fp8-fast-accum  the cuBLASLt FP8 baseline with fast accumulation\n"
+          "                    (CUBLASLT_MATMUL_DESC_FAST_ACCUM; default off)\n"
           "  --csv FILE        also write every row to FILE as CSV\n"
           "  -h, --help        this help\n"
           "\n"
           "columns: format, shape, N, K, M, config (warps_n/warps_k/m_tiles/split_k),\n"
           "fpx and cuBLAS median microseconds, speedup (cuBLAS time / fpx time),\n"
-          "weight GB/s and its percentage of the measured copy bandwidth; then the\n"
-          "geometric mean speedup over the shapes per format and M.\n"
+          "with FP8 activations the cuBLASLt FP8 time and vs_fp8 (its time / fpx\n"
+          "time), weight GB/s and its percentage of the measured copy bandwidth;\n"
+          "then the geometric mean speedups over the shapes per format and M. The\n"
+          "CSV has every column (fp8_baseline_us, fp8_speedup, fp8_scaling empty\n"
+          "when not measured).\n"
           "\n"
           "exit status: 0 success, 1 GPU or library failure, 2 bad arguments\n",
           cli_program);
@@ -99,6 +127,7 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
   int rc = CLI_EXIT_OK;
   memset(o, 0, sizeof *o);
   o->p.cmd = "bench";
+  o->p.fp8_ok = 1;
   o->p.act = FPX_DTYPE_BF16;
   o->iters = 30;
   o->config = (fpx_wo_config){CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET};
@@ -114,6 +143,7 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
     else if (OPT("--warps-k")) rc = cli_parse_choice("bench", "--warps-k", v, pow2_4, 3, &o->config.warps_k);
     else if (OPT("--m-tiles")) rc = cli_parse_choice("bench", "--m-tiles", v, pow2_8, 4, &o->config.m_tiles);
     else if (OPT("--split-k")) rc = cli_parse_choice("bench", "--split-k", v, split_range, 0, &o->config.split_k);
+    else if (strcmp(argv[i], "--fp8-fast-accum") == 0) o->fp8_fast_accum = 1;
     else if (OPT("--csv")) {
       if (v[0] == '\0') rc = cli_usage_error("bench: --csv needs a file name");
       o->csv_path = v;
@@ -148,6 +178,16 @@ static fpx_status call_cublas(void *arg, CUstream stream) {
   return fpx__cublas_gemm(a->blas, a->dtype, a->m, a->n, a->k, a->x, a->w, a->y);
 }
 
+typedef struct lt_call_arg {
+  fpx__cublaslt *lt;
+  const fpx__lt_plan *plan;
+} lt_call_arg;
+
+static fpx_status call_lt(void *arg, CUstream stream) {
+  lt_call_arg *a = arg;
+  return fpx__cublaslt_run(a->lt, a->plan, stream);
+}
+
 /* ---- the run --------------------------------------------------------------- */
 
 typedef struct bench_run {
@@ -155,16 +195,24 @@ typedef struct bench_run {
   fpx_ctx *ctx;
   const fpx__cu_table *cu;
   fpx__cublas *blas;     /* NULL without cuBLAS */
+  fpx__cublaslt *lt;     /* NULL without the FP8 baseline */
+  fpx__lt_scaling lt_scaling;
+  char lt_note[384];     /* why rowwise scales or the whole baseline are missing */
+  CUdeviceptr lt_workspace;
   CUstream stream;       /* every timed call runs on it */
   fpx__timer timer;
   FILE *csv;
   fpx_device_info dev;
   double copy_gbps;
   fpx__rng rng;
-  uint16_t *value_table; /* 65536 activation values */
+  int fp8;               /* FP8 activations */
+  fpx_dtype dense;       /* output dtype, and the cuBLAS baseline's */
+  uint16_t *value_table; /* 65536 activation values (dense dtype) */
   uint16_t *chunk;       /* FPX__FILL_CHUNK host staging */
   double log_speedup[CLI_MAX_FORMATS][CLI_MAX_MS];
   int speedup_count[CLI_MAX_FORMATS][CLI_MAX_MS];
+  double log_speedup_fp8[CLI_MAX_FORMATS][CLI_MAX_MS];
+  int speedup_fp8_count[CLI_MAX_FORMATS][CLI_MAX_MS];
 } bench_run;
 
 static void config_text(const fpx_wo_config *c, char *buf, size_t size) {
@@ -187,13 +235,19 @@ fail:
   return st;
 }
 
+/* One table row (and CSV row); a baseline time of 0 was not measured. */
 static void print_row(bench_run *b, const char *format, const cli_shape *s, size_t m,
-                      const char *cfg, double fpx_us, double blas_us, size_t weight_bytes) {
+                      const char *cfg, double fpx_us, double blas_us, double lt_us,
+                      size_t weight_bytes) {
   const double gbps = (double)weight_bytes / (fpx_us * 1e3);
   const double pct = 100.0 * gbps / b->copy_gbps;
   printf("%-6s %-16s %6zu %6zu %5zu %-11s %10.2f ", format, s->name, s->n, s->k, m, cfg, fpx_us);
   if (blas_us > 0) printf("%10.2f %7.2fx", blas_us, blas_us / fpx_us);
   else printf("%10s %8s", "-", "-");
+  if (b->fp8) {
+    if (lt_us > 0) printf(" %10.2f %6.2fx", lt_us, lt_us / fpx_us);
+    else printf(" %10s %7s", "-", "-");
+  }
   printf(" %9.1f %6.1f%%\n", gbps, pct);
   fflush(stdout);
   if (b->csv != NULL) {
@@ -201,8 +255,52 @@ static void print_row(bench_run *b, const char *format, const cli_shape *s, size
             fpx_dtype_name(b->o->p.act), b->o->p.group, s->name, s->n, s->k, m, cfg, fpx_us);
     if (blas_us > 0) fprintf(b->csv, "%.3f,%.4f,", blas_us, blas_us / fpx_us);
     else fprintf(b->csv, ",,");
-    fprintf(b->csv, "%zu,%.1f,%.1f,%.2f\n", weight_bytes, gbps, b->copy_gbps, pct);
+    fprintf(b->csv, "%zu,%.1f,%.1f,%.2f,", weight_bytes, gbps, b->copy_gbps, pct);
+    if (lt_us > 0)
+      fprintf(b->csv, "%.3f,%.4f,%s\n", lt_us, lt_us / fpx_us, fpx__lt_scaling_name(b->lt_scaling));
+    else fprintf(b->csv, ",,\n");
   }
+}
+
+/* The cuBLASLt FP8 baseline of one shape, every M: dense random E4M3
+ * weights with per-channel scales against E4M3 activations (x8, xs: the
+ * fpx ones when they are E4M3). A point that cuBLASLt cannot run is
+ * reported on stderr and left at 0. */
+static fpx_status time_fp8_baseline(bench_run *b, const cli_shape *s, CUdeviceptr x8, CUdeviceptr xs,
+                                    CUdeviceptr y, double *lt_us) {
+  fpx_status st = FPX_OK;
+  const bench_opts *o = b->o;
+  const fpx__cu_table *cu = b->cu;
+  CUdeviceptr w = 0, ws = 0;
+  fpx__lt_plan *plan = NULL;
+  FPX_CU(cu, cuMemAlloc(&w, s->n * s->k));
+  FPX_CU(cu, cuMemAlloc(&ws, s->n * sizeof(float)));
+  FPX_TRY(fpx__fill_device_e4m3(cu, w, s->n * s->k, &b->rng));
+  FPX_TRY(fpx__fill_device_scales(cu, ws, s->n, 1.0 / 448.0, &b->rng));
+  for (size_t i = 0; i < o->p.m_count; i++) {
+    const fpx__lt_problem p = {.m = o->p.ms[i], .n = s->n, .k = s->k, .x = x8, .w = w, .y = y,
+                               .x_scales = xs, .w_scales = ws, .scaling = b->lt_scaling,
+                               .fast_accum = o->fp8_fast_accum, .workspace = b->lt_workspace,
+                               .workspace_bytes = LT_WORKSPACE_BYTES};
+    fpx_status pst = fpx__cublaslt_plan(b->lt, &p, &plan);
+    lt_call_arg a = {b->lt, plan};
+    if (pst == FPX_OK) pst = fpx__timer_median_us(&b->timer, call_lt, &a, WARMUPS, o->iters, &lt_us[i]);
+    if (pst != FPX_OK) {
+      lt_us[i] = 0;
+      fprintf(stderr, "%s: bench: warning: no FP8 baseline for %s M=%zu: %s\n", cli_program, s->name,
+              o->p.ms[i], fpx_last_error());
+    }
+    /* the plan's descriptors must outlive the queued calls */
+    FPX_CU(cu, cuStreamSynchronize(b->stream));
+    fpx__cublaslt_plan_destroy(b->lt, plan);
+    plan = NULL;
+  }
+fail:
+  if (st != FPX_OK) (void)cu->cuStreamSynchronize(b->stream);
+  fpx__cublaslt_plan_destroy(b->lt, plan);
+  if (ws) cu->cuMemFree(ws);
+  if (w) cu->cuMemFree(w);
+  return st;
 }
 
 /* Every format and M for one shape. */
@@ -210,24 +308,50 @@ static fpx_status cli_shape_all(bench_run *b, const cli_shape *s) {
   fpx_status st = FPX_OK;
   const bench_opts *o = b->o;
   const fpx__cu_table *cu = b->cu;
-  CUdeviceptr x = 0, y = 0, w = 0;
+  const size_t dense_bytes = 2; /* f16 / bf16 */
+  /* x: dense activations (fpx's, or only cuBLAS's with FP8 activations);
+   * x8/xs: FP8 codes and scales for fpx; lt_x8/lt_xs: E4M3 ones for the
+   * FP8 baseline when fpx's are E5M2 */
+  CUdeviceptr x = 0, y = 0, w = 0, x8 = 0, xs = 0, lt_x8 = 0, lt_xs = 0;
   fpx_weights *weights = NULL;
-  double blas_us[CLI_MAX_MS] = {0};
+  double blas_us[CLI_MAX_MS] = {0}, lt_us[CLI_MAX_MS] = {0};
   size_t max_m = 0;
   for (size_t i = 0; i < o->p.m_count; i++)
     if (o->p.ms[i] > max_m) max_m = o->p.ms[i];
-  FPX_CU(cu, cuMemAlloc(&x, max_m * s->k * 2));
-  FPX_CU(cu, cuMemAlloc(&y, max_m * s->n * 2));
-  FPX_TRY(fpx__fill_device16(cu, x, max_m * s->k, b->value_table, &b->rng, b->chunk));
+  FPX_CU(cu, cuMemAlloc(&y, max_m * s->n * dense_bytes));
+  if (!b->fp8 || b->blas != NULL) {
+    FPX_CU(cu, cuMemAlloc(&x, max_m * s->k * dense_bytes));
+    FPX_TRY(fpx__fill_device16(cu, x, max_m * s->k, b->value_table, &b->rng, b->chunk));
+  }
+  if (b->fp8) {
+    fpx__random_rows rows = {b->value_table, &b->rng};
+    FPX_CU(cu, cuMemAlloc(&x8, max_m * s->k));
+    FPX_CU(cu, cuMemAlloc(&xs, max_m * sizeof(float)));
+    FPX_TRY(fpx__upload_fp8_activations(cu, o->p.act, max_m, s->k, fpx__random_bf16_row, &rows, x8, xs, NULL));
+  }
   if (b->blas != NULL) {
-    FPX_CU(cu, cuMemAlloc(&w, s->n * s->k * 2));
+    FPX_CU(cu, cuMemAlloc(&w, s->n * s->k * dense_bytes));
     FPX_TRY(fpx__fill_device16(cu, w, s->n * s->k, b->value_table, &b->rng, b->chunk));
     for (size_t i = 0; i < o->p.m_count; i++) {
-      cublas_call_arg a = {b->blas, o->p.act, o->p.ms[i], s->n, s->k, x, w, y};
+      cublas_call_arg a = {b->blas, b->dense, o->p.ms[i], s->n, s->k, x, w, y};
       FPX_TRY(fpx__timer_median_us(&b->timer, call_cublas, &a, WARMUPS, o->iters, &blas_us[i]));
     }
+    FPX_CU(cu, cuStreamSynchronize(b->stream));
     cu->cuMemFree(w);
     w = 0;
+  }
+  if (b->lt != NULL && s->n % 16 != 0) {
+    fprintf(stderr, "%s: bench: warning: no FP8 baseline for %s: cuBLASLt FP8 needs N (%zu) a multiple of 16\n",
+            cli_program, s->name, s->n);
+  } else if (b->lt != NULL) {
+    if (o->p.act != FPX_DTYPE_E4M3) {
+      fpx__random_rows rows = {b->value_table, &b->rng};
+      FPX_CU(cu, cuMemAlloc(&lt_x8, max_m * s->k));
+      FPX_CU(cu, cuMemAlloc(&lt_xs, max_m * sizeof(float)));
+      FPX_TRY(fpx__upload_fp8_activations(cu, FPX_DTYPE_E4M3, max_m, s->k, fpx__random_bf16_row, &rows,
+                                          lt_x8, lt_xs, NULL));
+    }
+    FPX_TRY(time_fp8_baseline(b, s, lt_x8 ? lt_x8 : x8, lt_xs ? lt_xs : xs, y, lt_us));
   }
   for (size_t f = 0; f < o->p.format_count; f++) {
     fpx_format_info info;
@@ -236,7 +360,9 @@ static fpx_status cli_shape_all(bench_run *b, const cli_shape *s) {
     FPX_TRY(fpx__random_weights(b->ctx, o->p.formats[f], o->p.group, s->n, s->k, &b->rng, NULL, &weights,
                          &weight_bytes));
     for (size_t i = 0; i < o->p.m_count; i++) {
-      fpx__gemm_call a = {b->ctx, {sizeof(fpx_gemm_args), weights, o->p.act, o->p.act, o->p.ms[i], x, y, NULL, 0, 0}};
+      fpx__gemm_call a = {b->ctx,
+                          {sizeof(fpx_gemm_args), weights, o->p.act, b->dense, o->p.ms[i], b->fp8 ? x8 : x, y,
+                           NULL, b->fp8 ? xs : 0, 0}};
       fpx_wo_config cfg;
       int explicit_cfg;
       char cfg_buf[32];
@@ -245,12 +371,17 @@ static fpx_status cli_shape_all(bench_run *b, const cli_shape *s) {
       if (explicit_cfg) a.args.config = &cfg;
       FPX_TRY(fpx__timer_median_us(&b->timer, fpx__timed_gemm, &a, WARMUPS, o->iters, &us));
       config_text(&cfg, cfg_buf, sizeof cfg_buf);
-      print_row(b, info.name, s, o->p.ms[i], cfg_buf, us, blas_us[i], weight_bytes);
+      print_row(b, info.name, s, o->p.ms[i], cfg_buf, us, blas_us[i], lt_us[i], weight_bytes);
       if (blas_us[i] > 0) {
         b->log_speedup[f][i] += log(blas_us[i] / us);
         b->speedup_count[f][i]++;
       }
+      if (lt_us[i] > 0) {
+        b->log_speedup_fp8[f][i] += log(lt_us[i] / us);
+        b->speedup_fp8_count[f][i]++;
+      }
     }
+    FPX_CU(cu, cuStreamSynchronize(b->stream));
     fpx_weights_destroy(weights);
     weights = NULL;
   }
@@ -259,18 +390,23 @@ fail:
    * matter: after a failure the stream may be broken) */
   if (st != FPX_OK) (void)cu->cuStreamSynchronize(b->stream);
   fpx_weights_destroy(weights);
+  if (lt_xs) cu->cuMemFree(lt_xs);
+  if (lt_x8) cu->cuMemFree(lt_x8);
+  if (xs) cu->cuMemFree(xs);
+  if (x8) cu->cuMemFree(x8);
   if (w) cu->cuMemFree(w);
   if (y) cu->cuMemFree(y);
   if (x) cu->cuMemFree(x);
   return st;
 }
 
-static void print_geomeans(const bench_run *b) {
+/* One table of geometric mean speedups (baseline time / fpx time). */
+static void print_geomean_table(const bench_run *b, const char *baseline, double log_sum[][CLI_MAX_MS],
+                                int count[][CLI_MAX_MS]) {
   const bench_opts *o = b->o;
   char cell[32];
-  if (b->blas == NULL) return;
-  printf("\ngeometric mean speedup over %zu shape%s (cuBLAS time / fpx time):\n%-6s",
-         o->p.shape_count, o->p.shape_count == 1 ? "" : "s", "format");
+  printf("\ngeometric mean speedup over %zu shape%s (%s time / fpx time):\n%-6s", o->p.shape_count,
+         o->p.shape_count == 1 ? "" : "s", baseline, "format");
   for (size_t i = 0; i < o->p.m_count; i++) {
     snprintf(cell, sizeof cell, "M=%zu", o->p.ms[i]);
     printf(" %9s", cell);
@@ -281,39 +417,133 @@ static void print_geomeans(const bench_run *b) {
     if (fpx_format_get_info(o->p.formats[f], &info) != FPX_OK) continue;
     printf("%-6s", info.name);
     for (size_t i = 0; i < o->p.m_count; i++) {
-      if (b->speedup_count[f][i] == 0) snprintf(cell, sizeof cell, "-");
-      else snprintf(cell, sizeof cell, "%.2fx", exp(b->log_speedup[f][i] / b->speedup_count[f][i]));
+      if (count[f][i] == 0) snprintf(cell, sizeof cell, "-");
+      else snprintf(cell, sizeof cell, "%.2fx", exp(log_sum[f][i] / count[f][i]));
       printf(" %9s", cell);
     }
     printf("\n");
   }
 }
 
+static void print_geomeans(bench_run *b) {
+  int any_fp8 = 0;
+  if (b->blas != NULL) print_geomean_table(b, "cuBLAS", b->log_speedup, b->speedup_count);
+  for (size_t f = 0; f < CLI_MAX_FORMATS; f++)
+    for (size_t i = 0; i < CLI_MAX_MS; i++) any_fp8 |= b->speedup_fp8_count[f][i] > 0;
+  if (any_fp8) print_geomean_table(b, "cuBLASLt FP8", b->log_speedup_fp8, b->speedup_fp8_count);
+}
+
 static void print_header(const bench_run *b) {
   const bench_opts *o = b->o;
+  const char *dense = fpx_dtype_name(b->dense);
   printf("# fpx bench: %s (%s, %d SMs, driver %d.%d)\n", b->dev.name, b->dev.arch,
          b->dev.sm_count, b->dev.driver_version / 1000, b->dev.driver_version % 1000 / 10);
   printf("# copy bandwidth (device-to-device, read + write, median of %d x %zu MiB): %.1f GB/s\n",
          COPY_REPS, COPY_BYTES >> 20, b->copy_gbps);
   if (b->blas != NULL)
     printf("# baseline: cuBLAS GemmEx %s (%s, version %d), dense %s weights, FP32 accumulate\n",
-           fpx_dtype_name(o->p.act), fpx__cublas_library(b->blas), fpx__cublas_version(b->blas),
-           fpx_dtype_name(o->p.act));
+           dense, fpx__cublas_library(b->blas), fpx__cublas_version(b->blas), dense);
   else printf("# baseline: none (cuBLAS not available)\n");
-  printf("# activations and output %s, scale group %d%s; L2 flushed (%zu MiB) before each of "
-         "%d reps, median; %d warm-ups\n",
-         fpx_dtype_name(o->p.act), o->p.group, o->p.group == 0 ? " (per row)" : "",
-         b->timer.flush_bytes >> 20, o->iters, WARMUPS);
+  if (b->fp8 && b->lt != NULL) {
+    const size_t v = fpx__cublaslt_version(b->lt);
+    printf("# FP8 baseline: cuBLASLt matmul (%s, version %zu.%zu.%zu), dense e4m3 weights x e4m3 "
+           "activations -> bf16, FP32 compute, heuristic's best algorithm, fast accumulation %s\n",
+           fpx__cublaslt_library(b->lt), v / 10000, v / 100 % 100, v % 100,
+           o->fp8_fast_accum ? "on" : "off");
+    printf("# FP8 baseline scaling: %s\n", fpx__lt_scaling_text(b->lt_scaling));
+    if (b->lt_note[0] != '\0') printf("# (rowwise scales not used: %s)\n", b->lt_note);
+  } else if (b->fp8) {
+    printf("# FP8 baseline: none (%s)\n", b->lt_note);
+  }
+  if (b->fp8)
+    printf("# activations %s: random bf16 quantized per token on the host (fpx_quantize_activations), "
+           "one FP32 scale per token; output bf16; weight scale group %d%s; L2 flushed (%zu MiB) before "
+           "each of %d reps, median; %d warm-ups\n",
+           fpx_dtype_name(o->p.act), o->p.group, o->p.group == 0 ? " (per row)" : "",
+           b->timer.flush_bytes >> 20, o->iters, WARMUPS);
+  else
+    printf("# activations and output %s, scale group %d%s; L2 flushed (%zu MiB) before each of "
+           "%d reps, median; %d warm-ups\n",
+           fpx_dtype_name(o->p.act), o->p.group, o->p.group == 0 ? " (per row)" : "",
+           b->timer.flush_bytes >> 20, o->iters, WARMUPS);
   printf("# config = warps_n/warps_k/m_tiles/split_k (%s)\n",
          o->config.warps_n == CONFIG_UNSET && o->config.warps_k == CONFIG_UNSET &&
                  o->config.m_tiles == CONFIG_UNSET && o->config.split_k == CONFIG_UNSET
              ? "library default, fpx_gemm_default_config"
              : "explicit fields over the library default");
-  printf("%-6s %-16s %6s %6s %5s %-11s %10s %10s %8s %9s %7s\n", "format", "shape", "N", "K", "M",
-         "config", "fpx_us", "cublas_us", "speedup", "weight_GB/s", "%copy");
+  printf("%-6s %-16s %6s %6s %5s %-11s %10s %10s %8s", "format", "shape", "N", "K", "M", "config",
+         "fpx_us", "cublas_us", "speedup");
+  if (b->fp8) printf(" %10s %7s", "lt_fp8_us", "vs_fp8");
+  printf(" %9s %7s\n", "weight_GB/s", "%copy");
   if (b->csv != NULL)
     fprintf(b->csv, "gpu,format,act,group,shape,N,K,M,config,fpx_us,cublas_us,speedup,"
-                    "weight_bytes,weight_GBps,copy_GBps,pct_of_copy\n");
+                    "weight_bytes,weight_GBps,copy_GBps,pct_of_copy,fp8_baseline_us,fp8_speedup,"
+                    "fp8_scaling\n");
+}
+
+/* Probes one scaling mode of the FP8 baseline on a small problem: plans
+ * it and runs it once (cuBLASLt may plan a mode that its matmul refuses). */
+static fpx_status probe_lt(bench_run *b, fpx__lt_scaling scaling) {
+  enum { PM = 16, PN = 256, PK = 256 };
+  fpx_status st = FPX_OK;
+  const fpx__cu_table *cu = b->cu;
+  CUdeviceptr x = 0, w = 0, y = 0, xs = 0, ws = 0;
+  fpx__lt_plan *plan = NULL;
+  FPX_CU(cu, cuMemAlloc(&x, PM * PK));
+  FPX_CU(cu, cuMemAlloc(&w, PN * PK));
+  FPX_CU(cu, cuMemAlloc(&y, PM * PN * 2));
+  FPX_CU(cu, cuMemAlloc(&xs, PM * sizeof(float)));
+  FPX_CU(cu, cuMemAlloc(&ws, PN * sizeof(float)));
+  FPX_CU(cu, cuMemsetD8Async(x, 0x38, PM * PK, b->stream)); /* e4m3 1.0 */
+  FPX_CU(cu, cuMemsetD8Async(w, 0x38, PN * PK, b->stream));
+  FPX_CU(cu, cuMemsetD32Async(xs, 0x3F800000u, PM, b->stream)); /* 1.0f */
+  FPX_CU(cu, cuMemsetD32Async(ws, 0x3F800000u, PN, b->stream));
+  const fpx__lt_problem p = {.m = PM, .n = PN, .k = PK, .x = x, .w = w, .y = y, .x_scales = xs,
+                             .w_scales = ws, .scaling = scaling, .fast_accum = b->o->fp8_fast_accum,
+                             .workspace = b->lt_workspace, .workspace_bytes = LT_WORKSPACE_BYTES};
+  FPX_TRY(fpx__cublaslt_plan(b->lt, &p, &plan));
+  FPX_TRY(fpx__cublaslt_run(b->lt, plan, b->stream));
+  FPX_CU(cu, cuStreamSynchronize(b->stream));
+fail:
+  (void)cu->cuStreamSynchronize(b->stream);
+  fpx__cublaslt_plan_destroy(b->lt, plan);
+  if (ws) cu->cuMemFree(ws);
+  if (xs) cu->cuMemFree(xs);
+  if (y) cu->cuMemFree(y);
+  if (w) cu->cuMemFree(w);
+  if (x) cu->cuMemFree(x);
+  return st;
+}
+
+/* Sets up the FP8 baseline: loads cuBLASLt and picks rowwise scales when
+ * they run, else per-tensor ones. Leaves b->lt NULL, with the reason in
+ * b->lt_note, when neither runs; that is not an error. */
+static fpx_status open_fp8_baseline(bench_run *b) {
+  fpx_status st = FPX_OK;
+  if (fpx__cublaslt_open(&b->lt) != FPX_OK) {
+    snprintf(b->lt_note, sizeof b->lt_note, "%s", fpx_last_error());
+    return FPX_OK;
+  }
+  FPX_CU(b->cu, cuMemAlloc(&b->lt_workspace, LT_WORKSPACE_BYTES));
+  if (!fpx__cublaslt_has_rowwise(b->lt)) {
+    snprintf(b->lt_note, sizeof b->lt_note, "%s version %zu predates outer-vector scales (12.9)",
+             fpx__cublaslt_library(b->lt), fpx__cublaslt_version(b->lt));
+  } else if (probe_lt(b, FPX__LT_SCALE_ROWWISE) == FPX_OK) {
+    b->lt_scaling = FPX__LT_SCALE_ROWWISE;
+    return FPX_OK;
+  } else {
+    snprintf(b->lt_note, sizeof b->lt_note, "%s", fpx_last_error());
+  }
+  b->lt_scaling = FPX__LT_SCALE_TENSOR;
+  if (probe_lt(b, FPX__LT_SCALE_TENSOR) == FPX_OK) return FPX_OK;
+  char rowwise_note[sizeof b->lt_note];
+  snprintf(rowwise_note, sizeof rowwise_note, "%s", b->lt_note);
+  snprintf(b->lt_note, sizeof b->lt_note, "cuBLASLt FP8 does not run here: per-tensor: %.160s; rowwise: %.160s",
+           fpx_last_error(), rowwise_note);
+  fpx__cublaslt_close(b->lt);
+  b->lt = NULL;
+fail:
+  return st;
 }
 
 /* Prints the failure detail (the context's, for calls that keep one). */
@@ -339,6 +569,8 @@ int fpx__cli_bench(int argc, char **argv) {
   if (b == NULL) return cli_failure("bench: out of memory");
   b->o = &opts;
   b->rng.s = 0x243F6A8885A308D3ull;
+  b->fp8 = cli_act_is_fp8(opts.p.act);
+  b->dense = cli_problem_out_dtype(&opts.p);
   fpx_ctx_options ctx_opts = {sizeof ctx_opts, opts.p.device, NULL, 0};
   stage = "cannot use the GPU";
   FPX_TRY(fpx_ctx_create(&ctx_opts, &b->ctx));
@@ -352,7 +584,7 @@ int fpx__cli_bench(int argc, char **argv) {
     st = fpx__error(FPX_ERR_OUT_OF_MEMORY, "no host memory");
     goto fail;
   }
-  fpx__value_table(opts.p.act, b->value_table);
+  fpx__value_table(b->dense, b->value_table);
   int l2_bytes = 0;
   FPX_CU(cu, cuDeviceGetAttribute(&l2_bytes, CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, b->ctx->device));
   FPX_CU(cu, cuStreamCreate(&b->stream, CU_STREAM_NON_BLOCKING));
@@ -366,6 +598,13 @@ int fpx__cli_bench(int argc, char **argv) {
     stage = "cuBLAS";
     st = FPX_ERR_DRIVER;
     goto fail;
+  }
+  if (b->fp8) {
+    stage = "cuBLASLt FP8 baseline";
+    FPX_TRY(open_fp8_baseline(b));
+    if (b->lt == NULL)
+      fprintf(stderr, "%s: bench: warning: no cuBLASLt FP8 baseline: %s; comparing with cuBLAS %s only\n",
+              cli_program, b->lt_note, fpx_dtype_name(b->dense));
   }
   if (opts.csv_path != NULL && (b->csv = fopen(opts.csv_path, "w")) == NULL) {
     rc = cli_failure("bench: cannot write %s: %s", opts.csv_path, strerror(errno));
@@ -387,6 +626,8 @@ done:
   if (b->csv != NULL && fclose(b->csv) != 0 && rc == CLI_EXIT_OK)
     rc = cli_failure("bench: error writing %s: %s", opts.csv_path, strerror(errno));
   fpx__cublas_close(b->blas);
+  fpx__cublaslt_close(b->lt);
+  if (b->cu != NULL && b->lt_workspace) b->cu->cuMemFree(b->lt_workspace);
   fpx__timer_destroy(&b->timer);
   if (b->cu != NULL && b->stream) b->cu->cuStreamDestroy(b->stream);
   fpx_ctx_destroy(b->ctx);

@@ -1,8 +1,9 @@
 /*
- * cli_bench.h - the `fpx-tune bench` subcommand: weight-only GEMM timings
- * against cuBLAS on the GPU, following docs of the benchmark method
- * (L2 flushed before every timed call, CUDA events, median, copy bandwidth
- * of the same run).
+ * cli_bench.h - the `fpx-tune bench` subcommand: fpx_gemm timings (f16/bf16
+ * or FP8 activations) against cuBLAS, and with FP8 activations against
+ * cuBLASLt FP8, on the GPU, following the benchmark method (L2 flushed
+ * before every timed call, CUDA events, median, copy bandwidth of the same
+ * run).
  */
 #ifndef FPX_TUNER_CLI_BENCH_H
 #define FPX_TUNER_CLI_BENCH_H

@@ -1,8 +1,9 @@
 /*
  * cli_problem.c - command-line options shared by the subcommands that run
- * problems on the GPU (bench, tune): formats, activation dtype, scale
- * group, shapes (named llama3 presets or N,K), M lists and the device, plus
- * small number parsers.
+ * problems on the GPU (bench, tune): formats, activation dtype (f16, bf16,
+ * or FP8 codes with per-row scales), kernel family, scale group, shapes
+ * (named llama3 presets or N,K), M lists and the device, plus small number
+ * parsers.
  */
 #include "cli_problem.h"
 
@@ -10,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "config.h"
 
 /* The shapes of BENCH.md, Y[M,N] = X[M,K] W[N,K]^T. */
 static const struct {
@@ -130,6 +133,40 @@ static int parse_shape(const char *text, cli_problem *o) {
   return cli_problem_add_shape(o, "custom", n, k);
 }
 
+int cli_act_is_fp8(fpx_dtype act) { return act == FPX_DTYPE_E4M3 || act == FPX_DTYPE_E5M2; }
+
+fpx_dtype cli_problem_out_dtype(const cli_problem *o) {
+  return cli_act_is_fp8(o->act) ? FPX_DTYPE_BF16 : o->act;
+}
+
+static int parse_act(const char *v, cli_problem *o) {
+  fpx_dtype d;
+  const int known = fpx_dtype_parse(v, &d) == FPX_OK;
+  if (known && cli_act_is_fp8(d) && !o->fp8_ok)
+    return cli_usage_error("%s: --act '%s': this command does not run FP8 activations (bf16 or f16)",
+                           o->cmd, v);
+  if (!known || (d != FPX_DTYPE_BF16 && d != FPX_DTYPE_F16 && !cli_act_is_fp8(d)))
+    return cli_usage_error(o->fp8_ok ? "%s: --act '%s' is not bf16, f16, e4m3 or e5m2"
+                                     : "%s: --act '%s' is not bf16 or f16",
+                           o->cmd, v);
+  o->act = d;
+  o->act_given = 1;
+  return CLI_EXIT_OK;
+}
+
+static int parse_family(const char *v, cli_problem *o) {
+  if (strcmp(v, "weight-only") == 0 || strcmp(v, "weight_only") == 0) {
+    o->family = CLI_FAMILY_WEIGHT_ONLY;
+  } else if (strcmp(v, "w8a8") == 0) {
+    if (!o->fp8_ok)
+      return cli_usage_error("%s: --family w8a8: this command does not run FP8 activations", o->cmd);
+    o->family = CLI_FAMILY_W8A8;
+  } else {
+    return cli_usage_error("%s: --family '%s' is not weight-only or w8a8", o->cmd, v);
+  }
+  return CLI_EXIT_OK;
+}
+
 /* The value of option argv[*i] ("--opt VALUE" or "--opt=VALUE"), or NULL if
  * argv[*i] is not `opt`. Sets *missing when the value is absent. */
 const char *cli_option_value(int argc, char **argv, int *i, const char *opt, int *missing) {
@@ -153,13 +190,8 @@ int cli_problem_option(int argc, char **argv, int *i, cli_problem *o, int *handl
   *handled = 1;
 #define OPT(name) ((v = cli_option_value(argc, argv, i, name, &missing)) != NULL && !missing)
   if (OPT("--format")) return parse_formats(v, o);
-  if (OPT("--act")) {
-    fpx_dtype d;
-    if (fpx_dtype_parse(v, &d) != FPX_OK || (d != FPX_DTYPE_BF16 && d != FPX_DTYPE_F16))
-      return cli_usage_error("%s: --act '%s' is not bf16 or f16", o->cmd, v);
-    o->act = d;
-    return CLI_EXIT_OK;
-  }
+  if (OPT("--act")) return parse_act(v, o);
+  if (OPT("--family")) return parse_family(v, o);
   if (OPT("--group")) return cli_parse_choice(o->cmd, "--group", v, groups, 5, &o->group);
   if (OPT("--model")) return cli_problem_add_model(v, o);
   if (OPT("--shape")) return parse_shape(v, o);
@@ -171,14 +203,41 @@ int cli_problem_option(int argc, char **argv, int *i, cli_problem *o, int *handl
   return CLI_EXIT_OK;
 }
 
+/* Applies --family: its defaults, and its conflicts with --format / --act. */
+static int apply_family(cli_problem *o) {
+  const char *act = fpx_dtype_name(o->act);
+  if (o->family == CLI_FAMILY_WEIGHT_ONLY && cli_act_is_fp8(o->act))
+    return cli_usage_error("%s: --family weight-only takes --act bf16 or f16, not %s (for FP8 "
+                           "activations use --family w8a8, or --act %s without --family)",
+                           o->cmd, act, act);
+  if (o->family != CLI_FAMILY_W8A8) return CLI_EXIT_OK;
+  if (o->act_given && o->act != FPX_DTYPE_E4M3)
+    return cli_usage_error("%s: --family w8a8 means --format e4m3 --act e4m3; --act %s contradicts it",
+                           o->cmd, act);
+  for (size_t f = 0; f < o->format_count; f++)
+    if (o->formats[f].exp_bits != 4 || o->formats[f].man_bits != 3) {
+      fpx_format_info info;
+      if (fpx_format_get_info(o->formats[f], &info) != FPX_OK) snprintf(info.name, sizeof info.name, "?");
+      return cli_usage_error("%s: --family w8a8 means --format e4m3 --act e4m3; --format %s contradicts "
+                             "it (other weight formats with FP8 activations: --act e4m3 without "
+                             "--family)",
+                             o->cmd, info.name);
+    }
+  o->act = FPX_DTYPE_E4M3;
+  if (o->format_count == 0) o->formats[o->format_count++] = (fpx_format){4, 3};
+  return CLI_EXIT_OK;
+}
+
 int cli_problem_finish(cli_problem *o, const char *default_model, const size_t *default_ms,
                        size_t default_m_count) {
+  if (apply_family(o) != CLI_EXIT_OK) return CLI_EXIT_USAGE;
   if (o->format_count == 0) o->formats[o->format_count++] = (fpx_format){3, 2};
   if (o->shape_count == 0 && cli_problem_add_model(default_model, o) != CLI_EXIT_OK) return CLI_EXIT_USAGE;
   if (o->m_count == 0) {
     o->m_count = default_m_count;
     memcpy(o->ms, default_ms, default_m_count * sizeof *default_ms);
   }
+  const int fp8 = cli_act_is_fp8(o->act);
   for (size_t f = 0; f < o->format_count; f++) {
     fpx_format_info info;
     if (fpx_format_get_info(o->formats[f], &info) != FPX_OK)
@@ -186,6 +245,19 @@ int cli_problem_finish(cli_problem *o, const char *default_model, const size_t *
     /* the library's rule: e5m0/e5m1 values exceed the f16 range */
     if (o->act == FPX_DTYPE_F16 && info.format.exp_bits == 5 && !info.has_inf)
       return cli_usage_error("%s: format %s needs --act bf16", o->cmd, info.name);
+    /* the library's rule: the weight codes must convert exactly to FP8 */
+    if (fp8 && !fpx__wo_fp8_convertible(info.format))
+      return cli_usage_error("%s: format %s cannot run with FP8 activations (--act %s): weight codes "
+                             "convert exactly to E4M3 only when E <= 4 and M <= 3, to E5M2 when "
+                             "E <= 5 and M <= 2; use --act bf16 or f16 for it",
+                             o->cmd, info.name, fpx_dtype_name(o->act));
   }
+  if (fp8)
+    for (size_t i = 0; i < o->shape_count; i++)
+      if (o->shapes[i].k % 16 != 0)
+        return cli_usage_error("%s: shape %s (N=%zu, K=%zu): FP8 activations (--act %s) need K a "
+                               "multiple of 16",
+                               o->cmd, o->shapes[i].name, o->shapes[i].n, o->shapes[i].k,
+                               fpx_dtype_name(o->act));
   return CLI_EXIT_OK;
 }

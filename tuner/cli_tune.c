@@ -19,8 +19,9 @@ static const size_t default_ms[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024,
 
 void cli_tune_usage(FILE *out) {
   fprintf(out,
-          "usage: fpx-tune tune [--format LIST] [--act bf16|f16] [--out bf16|f16|f32]\n"
-          "                     [--group 0|32|64|128|256] [--model NAME]... [--shape N,K]...\n"
+          "usage: fpx-tune tune [--format LIST] [--act bf16|f16|e4m3|e5m2] [--out bf16|f16|f32]\n"
+          "                     [--family weight-only|w8a8] [--group 0|32|64|128|256]\n"
+          "                     [--model NAME]... [--shape N,K]...\n"
           "                     [--m LIST] [--budget-s S] [--strategy staged|exhaustive]\n"
           "                     [--reps N] [--db PATH] [--device D] [--seed S]\n"
           "\n"
@@ -30,9 +31,16 @@ void cli_tune_usage(FILE *out) {
           "reference on sampled outputs with the output poisoned and guarded, and is\n"
           "then timed (L2 flushed, CUDA events, median of --reps). The fastest correct\n"
           "configuration is stored in the tuning database under the M bucket of M.\n"
+          "FP8 activations (--act e4m3|e5m2, --family w8a8) are random bf16 quantized per\n"
+          "token on the host (fpx_quantize_activations), and the check runs the CPU\n"
+          "reference on the same codes and scales (fpx_reference_gemm_qx).\n"
           "\n"
-          "  --format LIST     formats, comma separated (default e3m2)\n"
-          "  --act DTYPE       activations (default bf16); --out: output (default = act)\n"
+          "  --family F        weight-only (default) or w8a8 (= --format e4m3 --act e4m3)\n"
+          "  --format LIST     formats, comma separated (default e3m2; e4m3 for w8a8)\n"
+          "  --act DTYPE       activations: bf16 (default), f16, or e4m3 / e5m2 (FP8 with\n"
+          "                    per-token scales; formats with E <= 4 and M <= 3, or E <= 5\n"
+          "                    and M <= 2; K a multiple of 16)\n"
+          "  --out DTYPE       output: bf16, f16 or f32 (default: act; bf16 for FP8 act)\n"
           "  --group G         scale group size, 0 = per row (default 0)\n"
           "  --model NAME      llama3-8b, llama3-70b or llama3-405b: its four shapes\n"
           "  --shape N,K       one shape (repeatable); default llama3-8b\n"
@@ -67,6 +75,7 @@ static int parse_args(int argc, char **argv, tune_opts *o) {
   int rc = CLI_EXIT_OK;
   memset(o, 0, sizeof *o);
   o->p.cmd = "tune";
+  o->p.fp8_ok = 1;
   o->p.act = FPX_DTYPE_BF16;
   o->budget_s = 30;
   o->strategy = FPX__TUNE_STAGED;
@@ -81,7 +90,9 @@ static int parse_args(int argc, char **argv, tune_opts *o) {
     if (handled || rc != CLI_EXIT_OK) continue;
 #define OPT(name) ((v = cli_option_value(argc, argv, &i, name, &missing)) != NULL && !missing)
     if (OPT("--out")) {
-      if (fpx_dtype_parse(v, &o->out) != FPX_OK) rc = cli_usage_error("tune: --out '%s' is not bf16, f16 or f32", v);
+      if (fpx_dtype_parse(v, &o->out) != FPX_OK ||
+          (o->out != FPX_DTYPE_BF16 && o->out != FPX_DTYPE_F16 && o->out != FPX_DTYPE_F32))
+        rc = cli_usage_error("tune: --out '%s' is not bf16, f16 or f32", v);
       o->out_given = 1;
     } else if (OPT("--budget-s")) {
       rc = cli_parse_choice("tune", "--budget-s", v, budget_range, 0, &value);
@@ -107,8 +118,9 @@ static int parse_args(int argc, char **argv, tune_opts *o) {
 #undef OPT
   }
   if (rc != CLI_EXIT_OK) return rc;
-  if (!o->out_given) o->out = o->p.act;
-  return cli_problem_finish(&o->p, "llama3-8b", default_ms, sizeof default_ms / sizeof default_ms[0]);
+  rc = cli_problem_finish(&o->p, "llama3-8b", default_ms, sizeof default_ms / sizeof default_ms[0]);
+  if (!o->out_given) o->out = cli_problem_out_dtype(&o->p);
+  return rc;
 }
 
 static void config_text(const fpx_wo_config *c, char *buf, size_t size) {
@@ -158,8 +170,9 @@ int cli_tune_run(int argc, char **argv) {
         continue;
       }
       if (!header) {
-        printf("# fpx tune: %s (%s, %d SMs), activations %s, output %s, group %d, %s search, %d reps\n",
-               dev.name, dev.arch, dev.sm_count, fpx_dtype_name(o.p.act), fpx_dtype_name(o.out), o.p.group,
+        printf("# fpx tune: %s (%s, %d SMs), activations %s%s, output %s, group %d, %s search, %d reps\n",
+               dev.name, dev.arch, dev.sm_count, fpx_dtype_name(o.p.act),
+               cli_act_is_fp8(o.p.act) ? " (per-token scales)" : "", fpx_dtype_name(o.out), o.p.group,
                o.strategy == FPX__TUNE_STAGED ? "staged" : "exhaustive", o.reps);
         printf("%-6s %-14s %6s %6s %5s %-11s %9s %-11s %9s %6s %s\n", "format", "shape", "N", "K", "M", "best",
                "best_us", "heuristic", "heur_us", "gain", "measured/failed/crashed/skipped");

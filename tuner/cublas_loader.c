@@ -57,7 +57,7 @@ struct fpx__cublas {
 /* Tried in order: the CUDA 13 library, the CUDA 12 one, the dev symlink. */
 static const char *const library_names[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
 
-static const char *status_name(const fpx__cublas *b, cublas_status s) {
+const char *fpx__cublas_status_name(int s) {
   switch (s) {
   case 0: return "CUBLAS_STATUS_SUCCESS";
   case 1: return "CUBLAS_STATUS_NOT_INITIALIZED";
@@ -69,8 +69,13 @@ static const char *status_name(const fpx__cublas *b, cublas_status s) {
   case 14: return "CUBLAS_STATUS_INTERNAL_ERROR";
   case 15: return "CUBLAS_STATUS_NOT_SUPPORTED";
   case 16: return "CUBLAS_STATUS_LICENSE_ERROR";
-  default: break;
+  default: return NULL;
   }
+}
+
+static const char *status_name(const fpx__cublas *b, cublas_status s) {
+  const char *name = fpx__cublas_status_name(s);
+  if (name != NULL) return name;
   if (b != NULL && b->status_string != NULL) {
     const char *text = b->status_string(s);
     if (text != NULL) return text;
@@ -83,32 +88,42 @@ static fpx_status cublas_error(const fpx__cublas *b, cublas_status s, const char
 }
 
 /* dlsym into a function pointer without a data-to-function pointer cast. */
-static int load_symbol(void *lib, const char *name, void *out_fn, size_t size) {
+int fpx__blas_symbol(void *lib, const char *name, void *out_fn, size_t size) {
   void *sym = dlsym(lib, name);
-  if (sym == NULL) return 0;
+  if (sym == NULL || size != sizeof sym) return 0;
   memcpy(out_fn, &sym, size);
   return 1;
 }
 
+void *fpx__blas_dlopen(const char *const *names, size_t count, const char **out_name, char *tried,
+                       size_t tried_size) {
+  size_t used = 0;
+  if (tried_size > 0) tried[0] = '\0';
+  *out_name = NULL;
+  for (size_t i = 0; i < count; i++) {
+    void *lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (lib != NULL) {
+      *out_name = names[i];
+      return lib;
+    }
+    const char *why = dlerror();
+    if (used + 1 >= tried_size) continue;
+    int n = snprintf(tried + used, tried_size - used, "%s%s (%s)", used ? "; " : "", names[i],
+                     why ? why : "?");
+    if (n > 0) used += (size_t)n < tried_size - used ? (size_t)n : tried_size - used - 1;
+  }
+  return NULL;
+}
+
 fpx_status fpx__cublas_open(fpx__cublas **out) {
   fpx_status st = FPX_OK;
-  char tried[768] = "";
-  size_t used = 0;
+  char tried[768];
   fpx__cublas *b = NULL;
   *out = NULL;
   b = calloc(1, sizeof *b);
   if (b == NULL) return fpx__error(FPX_ERR_OUT_OF_MEMORY, "cuBLAS: no memory");
-  for (size_t i = 0; i < sizeof library_names / sizeof library_names[0]; i++) {
-    b->lib = dlopen(library_names[i], RTLD_NOW | RTLD_LOCAL);
-    if (b->lib != NULL) {
-      b->lib_name = library_names[i];
-      break;
-    }
-    const char *why = dlerror();
-    int n = snprintf(tried + used, sizeof tried - used, "%s%s (%s)", used ? "; " : "",
-                     library_names[i], why ? why : "?");
-    if (n > 0) used += (size_t)n < sizeof tried - used ? (size_t)n : sizeof tried - used - 1;
-  }
+  b->lib = fpx__blas_dlopen(library_names, sizeof library_names / sizeof library_names[0], &b->lib_name,
+                            tried, sizeof tried);
   if (b->lib == NULL) {
     st = fpx__error(FPX_ERR_NO_DEVICE, "cannot load cuBLAS: %s", tried);
     goto fail;
@@ -125,11 +140,11 @@ fpx_status fpx__cublas_open(fpx__cublas **out) {
       {"cublasGemmEx", &b->gemm_ex, sizeof b->gemm_ex},
   };
   for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++)
-    if (!load_symbol(b->lib, syms[i].name, syms[i].fn, syms[i].size)) {
+    if (!fpx__blas_symbol(b->lib, syms[i].name, syms[i].fn, syms[i].size)) {
       st = fpx__error(FPX_ERR_NO_DEVICE, "cuBLAS %s lacks %s", b->lib_name, syms[i].name);
       goto fail;
     }
-  load_symbol(b->lib, "cublasGetStatusString", &b->status_string, sizeof b->status_string);
+  fpx__blas_symbol(b->lib, "cublasGetStatusString", &b->status_string, sizeof b->status_string);
   cublas_status s = b->create(&b->handle);
   if (s != CUBLAS_STATUS_OK) {
     b->handle = NULL;

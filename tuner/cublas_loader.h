@@ -41,4 +41,16 @@ fpx_status fpx__cublas_gemm(fpx__cublas *b, fpx_dtype dtype, size_t m, size_t n,
 /* Destroys the handle and unloads the library; accepts NULL. */
 void fpx__cublas_close(fpx__cublas *b);
 
+/* Helpers shared with cublaslt_loader.c. */
+/* dlopens the first of names[0..count-1] that loads (RTLD_NOW | RTLD_LOCAL);
+ * *out_name is that name. Returns NULL when none loads, with every name and
+ * dlerror's reason in tried ("a (why); b (why)"). */
+void *fpx__blas_dlopen(const char *const *names, size_t count, const char **out_name, char *tried,
+                       size_t tried_size);
+/* dlsym into a function pointer of `size` bytes at out_fn; 1 if found. */
+int fpx__blas_symbol(void *lib, const char *name, void *out_fn, size_t size);
+/* "CUBLAS_STATUS_NOT_SUPPORTED" etc. for the cublasStatus_t values of CUDA
+ * 12 and 13; NULL for other values. */
+const char *fpx__cublas_status_name(int status);
+
 #endif

@@ -6,6 +6,11 @@
  * and guarded by canary bytes, then timed (tuner/timing.c); picks the
  * winners and stores them in the tuning database (cache/).
  *
+ * FP8 activations (key x_dtype e4m3 / e5m2): X is the same hashed BF16
+ * matrix, quantized per row on the host (fpx_quantize_activations) and
+ * uploaded as codes plus per-row scales; the reference requantizes the
+ * sampled rows the same way and runs fpx_reference_gemm_qx on them.
+ *
  * The calling process never initialises CUDA: a first sandbox run reads the
  * device facts in a child, later runs do the GPU work.
  */
@@ -65,7 +70,7 @@ typedef struct tune_state {
   fpx__timer timer;
   fpx_weights *weights;
   fpx__host_weights host;
-  CUdeviceptr x, y_alloc;
+  CUdeviceptr x, x_scales, y_alloc; /* x_scales: FP8 activations only */
   size_t m_max, y_elem;
   size_t rows[SAMPLE_ROWS], row_count;
   uint8_t *row_codes;       /* row_count x k */
@@ -75,6 +80,15 @@ typedef struct tune_state {
   unsigned char *ref_ready;
   void *y_host;             /* one token row of output */
   unsigned char *guard_host;
+  /* FP8 activations: the reference's inputs and outputs */
+  int fp8;
+  fpx_format x_format;
+  uint16_t *q_row;          /* one BF16 row of X (k) */
+  uint8_t *q_codes;         /* sampled tokens' codes (SAMPLE_TOKENS x k) */
+  float q_scales[SAMPLE_TOKENS];
+  float *q_w_scales;        /* sampled rows' weight scales (row_count x groups) */
+  uint8_t *q_w_abs;         /* sampled rows' codes with the sign cleared */
+  double q_ref[SAMPLE_TOKENS * SAMPLE_ROWS], q_mag[SAMPLE_TOKENS * SAMPLE_ROWS];
 } tune_state;
 
 static double now_s(void) {
@@ -90,6 +104,12 @@ static uint16_t x_bits(const tune_state *s, size_t m, size_t k) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return s->table[(z ^ (z >> 31)) & 0xFFFF];
+}
+
+/* Row `row` of X as BF16 patterns (FP8 activations are quantized from it). */
+static void x_row(void *user, size_t row, size_t k, uint16_t *out) {
+  const tune_state *s = user;
+  for (size_t c = 0; c < k; c++) out[c] = x_bits(s, row, c);
 }
 
 static double bits_value(fpx_dtype d, uint16_t b) {
@@ -180,6 +200,25 @@ static fpx_status compile_batch(tune_state *s) {
   return st;
 }
 
+/* The FP8 reference's buffers, and the sampled rows' weight scales and
+ * sign-free codes (for the magnitudes). */
+static fpx_status setup_fp8_reference(tune_state *s, const fpx_format_info *info) {
+  const fpx__tune_spec *spec = s->spec;
+  const size_t k = spec->k, g = (size_t)spec->key.group_size;
+  const size_t groups = g ? (k + g - 1) / g : 1;
+  const uint8_t sign = (uint8_t)(1u << (info->bits - 1));
+  s->q_row = malloc(k * sizeof *s->q_row);
+  s->q_codes = malloc(SAMPLE_TOKENS * k);
+  s->q_w_scales = malloc(s->row_count * groups * sizeof *s->q_w_scales);
+  s->q_w_abs = malloc(s->row_count * k);
+  if (!s->q_row || !s->q_codes || !s->q_w_scales || !s->q_w_abs)
+    return fpx__error(FPX_ERR_OUT_OF_MEMORY, "tune: no host memory for the FP8 reference");
+  for (size_t i = 0; i < s->row_count; i++)
+    memcpy(s->q_w_scales + i * groups, s->host.scales + s->rows[i] * groups, groups * sizeof(float));
+  for (size_t i = 0; i < s->row_count * k; i++) s->q_w_abs[i] = (uint8_t)(s->row_codes[i] & ~sign);
+  return FPX_OK;
+}
+
 static fpx_status setup(void *user) {
   tune_state *s = user;
   const fpx__tune_spec *spec = s->spec;
@@ -196,10 +235,18 @@ static fpx_status setup(void *user) {
   for (size_t i = 0; i < spec->m_count; i++)
     if (spec->ms[i] > s->m_max) s->m_max = spec->ms[i];
   s->y_elem = spec->key.y_dtype == FPX_DTYPE_F32 ? 4 : 2;
-  fpx__value_table(spec->key.x_dtype, s->table);
-  FPX_CU(s->cu, cuMemAlloc(&s->x, s->m_max * spec->k * 2));
+  s->x_format = fpx__act_format(spec->key.x_dtype);
+  s->fp8 = s->x_format.exp_bits != 0;
+  fpx__value_table(s->fp8 ? FPX_DTYPE_BF16 : spec->key.x_dtype, s->table);
+  FPX_CU(s->cu, cuMemAlloc(&s->x, s->m_max * spec->k * (s->fp8 ? 1 : 2)));
   FPX_CU(s->cu, cuMemAlloc(&s->y_alloc, 2 * GUARD_BYTES + s->m_max * spec->n * s->y_elem));
-  FPX_TRY(fill_x(s));
+  if (s->fp8) {
+    FPX_CU(s->cu, cuMemAlloc(&s->x_scales, s->m_max * sizeof(float)));
+    FPX_TRY(fpx__upload_fp8_activations(s->cu, spec->key.x_dtype, s->m_max, spec->k, x_row, s, s->x,
+                                        s->x_scales, NULL));
+  } else {
+    FPX_TRY(fill_x(s));
+  }
   /* sampled rows, spread over N, decoded from the host copy */
   s->row_count = spec->n < SAMPLE_ROWS ? spec->n : SAMPLE_ROWS;
   s->row_codes = malloc(s->row_count * spec->k);
@@ -218,6 +265,7 @@ static fpx_status setup(void *user) {
   }
   fpx_format_info info;
   FPX_TRY(fpx_format_get_info(spec->key.format, &info));
+  if (s->fp8) FPX_TRY(setup_fp8_reference(s, &info));
   for (int c = 0; c < info.num_codes; c++) FPX_TRY(fpx_decode_value(spec->key.format, (unsigned)c, &s->values[c]));
   FPX_TRY(compile_batch(s));
 fail:
@@ -226,9 +274,39 @@ fail:
 
 /* ---- checking one candidate ----------------------------------------------- */
 
-static const reference *get_reference(tune_state *s, size_t mi) {
+/* The FP8 reference of r's tokens: each sampled X row requantized on the
+ * host exactly as it was for the upload, then fpx_reference_gemm_qx on the
+ * sampled weight rows; the magnitudes (sum |x w|) are the same product with
+ * every sign bit cleared. */
+static fpx_status fp8_reference(tune_state *s, reference *r) {
+  const fpx__tune_spec *spec = s->spec;
+  const size_t k = spec->k, tokens = r->token_count, rows = s->row_count;
+  const fpx_act_quant_params params = {sizeof params, FPX_ACT_SCALE_PER_ROW, 0, 0, s->x_format};
+  fpx_status st = FPX_OK;
+  for (size_t t = 0; t < tokens; t++) {
+    x_row(s, r->tokens[t], k, s->q_row);
+    FPX_TRY(fpx_quantize_activations(&params, FPX_DTYPE_BF16, s->q_row, 1, k, s->q_codes + t * k, &s->q_scales[t]));
+  }
+  FPX_TRY(fpx_reference_gemm_qx(s->x_format, s->q_codes, s->q_scales, 0, spec->key.format, s->row_codes,
+                                s->q_w_scales, spec->key.group_size, tokens, rows, k, s->q_ref));
+  for (size_t i = 0; i < tokens * k; i++) s->q_codes[i] &= 0x7F; /* FP8 sign bit */
+  FPX_TRY(fpx_reference_gemm_qx(s->x_format, s->q_codes, s->q_scales, 0, spec->key.format, s->q_w_abs,
+                                s->q_w_scales, spec->key.group_size, tokens, rows, k, s->q_mag));
+  for (size_t t = 0; t < tokens; t++)
+    for (size_t i = 0; i < rows; i++) {
+      r->ref[t][i] = s->q_ref[t * rows + i];
+      r->mag[t][i] = s->q_mag[t * rows + i];
+    }
+fail:
+  return st;
+}
+
+/* The reference of one M on the sampled outputs, computed on first use. */
+static fpx_status get_reference(tune_state *s, size_t mi, const reference **out) {
+  fpx_status st = FPX_OK;
   reference *r = &s->refs[mi];
-  if (s->ref_ready[mi]) return r;
+  *out = r;
+  if (s->ref_ready[mi]) return FPX_OK;
   const fpx__tune_spec *spec = s->spec;
   const size_t m = spec->ms[mi], k = spec->k;
   const int g = spec->key.group_size;
@@ -238,6 +316,11 @@ static const reference *get_reference(tune_state *s, size_t mi) {
     /* the first and the last tokens */
     size_t token = t < SAMPLE_TOKENS / 2 || m <= SAMPLE_TOKENS ? t : m - (SAMPLE_TOKENS - r->token_count);
     r->tokens[r->token_count++] = token;
+  }
+  if (s->fp8) {
+    FPX_TRY(fp8_reference(s, r));
+    s->ref_ready[mi] = 1;
+    return FPX_OK;
   }
   for (size_t t = 0; t < r->token_count; t++)
     for (size_t i = 0; i < s->row_count; i++) {
@@ -254,7 +337,8 @@ static const reference *get_reference(tune_state *s, size_t mi) {
       r->mag[t][i] = mag;
     }
   s->ref_ready[mi] = 1;
-  return r;
+fail:
+  return st;
 }
 
 static double load_y(fpx_dtype d, const void *buf, size_t i) {
@@ -282,7 +366,11 @@ static double check(tune_state *s, size_t mi, fpx__gemm_call *call, fpx_status *
     for (size_t i = 0; i < GUARD_BYTES; i++)
       if (s->guard_host[i] != GUARD_BYTE) return INFINITY; /* wrote out of bounds */
   }
-  const reference *r = get_reference(s, mi);
+  const reference *r;
+  FPX_TRY(get_reference(s, mi, &r));
+  /* FP32 accumulation and the output rounding. With FP8 activations the
+   * products (FP8 x eXmY, at most 4 + 4 significand bits) are exact in FP32
+   * as BF16 x eXmY ones are, so the same bound holds. */
   const double u_out = spec->key.y_dtype == FPX_DTYPE_F32   ? ldexp(1, -24)
                        : spec->key.y_dtype == FPX_DTYPE_F16 ? ldexp(1, -11)
                                                             : ldexp(1, -8);
@@ -315,7 +403,7 @@ static int job(void *user, size_t index, double *out_value, double *out_aux) {
   if (spec->budget_s > 0 && t0 - s->shared->key_start[j->m_index] > spec->budget_s) return 2;
   fpx__gemm_call call = {s->ctx,
                     {sizeof(fpx_gemm_args), s->weights, spec->key.x_dtype, spec->key.y_dtype,
-                     spec->ms[j->m_index], s->x, s->y_alloc + GUARD_BYTES, &j->config, 0, 0}};
+                     spec->ms[j->m_index], s->x, s->y_alloc + GUARD_BYTES, &j->config, s->x_scales, 0}};
   const double err = check(s, j->m_index, &call, &st);
   *out_aux = err;
   if (st != FPX_OK || !(err <= 1.0)) return 1;

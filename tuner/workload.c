@@ -1,8 +1,10 @@
 /*
  * workload.c - random problem data for the benchmark and the tuner: a
  * splitmix64 generator, random FP16/BF16 activations in (-1, 1) (never
- * zero) filled on the device in chunks, and random finite eXmY weights
- * uploaded in the tiled layout.
+ * zero) filled on the device in chunks, FP8 activations quantized per row
+ * on the host from BF16 rows, dense random E4M3 matrices and scales (the
+ * cuBLASLt FP8 baseline), and random finite eXmY weights uploaded in the
+ * tiled layout.
  */
 #include "workload.h"
 
@@ -45,6 +47,96 @@ fpx_status fpx__fill_device16(const fpx__cu_table *cu, CUdeviceptr dst, size_t c
     done += n;
   }
 fail:
+  return st;
+}
+
+fpx_format fpx__act_format(fpx_dtype act) {
+  if (act == FPX_DTYPE_E4M3) return (fpx_format){4, 3};
+  if (act == FPX_DTYPE_E5M2) return (fpx_format){5, 2};
+  return (fpx_format){0, 0};
+}
+
+void fpx__random_bf16_row(void *user, size_t row, size_t k, uint16_t *out) {
+  fpx__random_rows *g = user;
+  (void)row;
+  for (size_t i = 0; i < k; i += 4) {
+    uint64_t bits = fpx__rng_next(g->rng);
+    for (size_t j = 0; j < 4 && i + j < k; j++) out[i + j] = g->table[(bits >> (16 * j)) & 0xFFFF];
+  }
+}
+
+fpx_status fpx__upload_fp8_activations(const fpx__cu_table *cu, fpx_dtype act, size_t m, size_t k,
+                                       fpx__bf16_row_fn row_fn, void *user, CUdeviceptr codes,
+                                       CUdeviceptr scales, float *scales_host) {
+  fpx_status st = FPX_OK;
+  const fpx_act_quant_params params = {sizeof params, FPX_ACT_SCALE_PER_ROW, 0, 0, fpx__act_format(act)};
+  uint16_t *rows = NULL;
+  uint8_t *chunk_codes = NULL;
+  float *chunk_scales = NULL;
+  if (params.format.exp_bits == 0)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "FP8 activations: dtype %s is not e4m3 or e5m2",
+                      fpx_dtype_name(act) ? fpx_dtype_name(act) : "(invalid)");
+  if (m == 0 || k == 0) return FPX_OK;
+  const size_t chunk_rows = k >= FPX__FILL_CHUNK ? 1 : FPX__FILL_CHUNK / k;
+  rows = malloc(chunk_rows * k * sizeof *rows);
+  chunk_codes = malloc(chunk_rows * k);
+  chunk_scales = malloc(chunk_rows * sizeof *chunk_scales);
+  if (rows == NULL || chunk_codes == NULL || chunk_scales == NULL) {
+    st = fpx__error(FPX_ERR_OUT_OF_MEMORY, "FP8 activations: no host memory for %zu rows of %zu", chunk_rows, k);
+    goto fail;
+  }
+  for (size_t done = 0; done < m;) {
+    const size_t count = m - done < chunk_rows ? m - done : chunk_rows;
+    for (size_t r = 0; r < count; r++) row_fn(user, done + r, k, rows + r * k);
+    FPX_TRY(fpx_quantize_activations(&params, FPX_DTYPE_BF16, rows, count, k, chunk_codes, chunk_scales));
+    FPX_CU(cu, cuMemcpyHtoD(codes + done * k, chunk_codes, count * k));
+    FPX_CU(cu, cuMemcpyHtoD(scales + done * sizeof(float), chunk_scales, count * sizeof(float)));
+    if (scales_host != NULL) memcpy(scales_host + done, chunk_scales, count * sizeof(float));
+    done += count;
+  }
+fail:
+  free(chunk_scales);
+  free(chunk_codes);
+  free(rows);
+  return st;
+}
+
+fpx_status fpx__fill_device_e4m3(const fpx__cu_table *cu, CUdeviceptr dst, size_t count, fpx__rng *r) {
+  fpx_status st = FPX_OK;
+  const size_t chunk_bytes = FPX__FILL_CHUNK * 2;
+  uint8_t *chunk = malloc(count < chunk_bytes ? count : chunk_bytes);
+  if (chunk == NULL && count > 0) return fpx__error(FPX_ERR_OUT_OF_MEMORY, "no host memory for E4M3 codes");
+  for (size_t done = 0; done < count;) {
+    const size_t n = count - done < chunk_bytes ? count - done : chunk_bytes;
+    for (size_t i = 0; i < n; i += 8) {
+      uint64_t bits = fpx__rng_next(r);
+      for (size_t j = 0; j < 8 && i + j < n; j++) {
+        uint8_t c = (uint8_t)(bits >> (8 * j));
+        chunk[i + j] = (c & 0x7F) == 0x7F ? (uint8_t)(c ^ 0x01) : c; /* NaN -> +-448 */
+      }
+    }
+    FPX_CU(cu, cuMemcpyHtoD(dst + done, chunk, n));
+    done += n;
+  }
+fail:
+  free(chunk);
+  return st;
+}
+
+fpx_status fpx__fill_device_scales(const fpx__cu_table *cu, CUdeviceptr dst, size_t count, double unit,
+                                   fpx__rng *r) {
+  fpx_status st = FPX_OK;
+  const size_t chunk_count = FPX__FILL_CHUNK / 2;
+  float *chunk = malloc((count < chunk_count ? count : chunk_count) * sizeof *chunk);
+  if (chunk == NULL && count > 0) return fpx__error(FPX_ERR_OUT_OF_MEMORY, "no host memory for scales");
+  for (size_t done = 0; done < count;) {
+    const size_t n = count - done < chunk_count ? count - done : chunk_count;
+    for (size_t i = 0; i < n; i++) chunk[i] = (float)((0.5 + fpx__rng_unit(r)) * unit);
+    FPX_CU(cu, cuMemcpyHtoD(dst + done * sizeof(float), chunk, n * sizeof(float)));
+    done += n;
+  }
+fail:
+  free(chunk);
   return st;
 }
 
