@@ -65,6 +65,28 @@ Test(compile, formats_sm_80, .timeout = 900) { compile_formats(archs[0]); }
 Test(compile, formats_sm_89, .timeout = 900) { compile_formats(archs[1]); }
 Test(compile, formats_sm_90a, .timeout = 900) { compile_formats(archs[2]); }
 
+/* FP8 activations (template ACT 2 = e4m3, 3 = e5m2) are instantiated for
+ * sm_89 and sm_90a only, the first targets with FP8 tensor cores (the
+ * runtime never launches them below sm_89). Weight codes of both FP8
+ * targets (e4m3, e3m2, e2m1 become E4M3; e5m2 stays E5M2), per-row and
+ * group-128 scales, every output dtype, three tile shapes. */
+static void compile_fp8_activations(const char *arch) {
+  static const fpx_format formats[] = {{4, 3}, {3, 2}, {2, 1}, {5, 2}};
+  static const fpx_dtype acts[] = {FPX_DTYPE_E4M3, FPX_DTYPE_E5M2};
+  static const fpx_dtype outs[] = {FPX_DTYPE_BF16, FPX_DTYPE_F16, FPX_DTYPE_F32};
+  static const fpx_wo_config cfgs[] = {{1, 1, 1, 1}, {4, 2, 8, 1}, {4, 1, 2, 1}};
+  size_t i = 0;
+  for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++)
+    for (size_t a = 0; a < 2; a++)
+      for (int group = 0; group <= 128; group += 128, i++) {
+        fpx__wo_key key = {formats[f], acts[a], outs[i % 3], group};
+        cr_assert_eq(fpx__wo_key_check(&key), FPX_OK, "%s", fpx_last_error());
+        compile_ok(&key, &cfgs[(i / 2) % 3], arch);
+      }
+}
+Test(compile, fp8_activations_sm_89, .timeout = 900) { compile_fp8_activations(archs[1]); }
+Test(compile, fp8_activations_sm_90a, .timeout = 900) { compile_fp8_activations(archs[2]); }
+
 Test(compile, bad_instance_reports_the_nvrtc_log) {
   fpx__cubin cubin;
   /* warps_n = 3 is outside the space: the template's shared-memory array and
@@ -149,6 +171,53 @@ Test(config, f16_rejects_all_finite_e5_formats) {
   cr_assert(strstr(fpx_last_error(), "e5m1") != NULL);
   key.x_dtype = FPX_DTYPE_BF16;
   cr_assert_eq(fpx__wo_key_check(&key), FPX_OK);
+}
+
+Test(config, fp8_activation_instances_carry_the_act_code) {
+  static const struct {
+    fpx_dtype x;
+    const char *prefix;
+  } cases[] = {{FPX_DTYPE_F16, "fpx::weight_only_gemm<4,3,0,1,0,"},
+               {FPX_DTYPE_BF16, "fpx::weight_only_gemm<4,3,1,1,0,"},
+               {FPX_DTYPE_E4M3, "fpx::weight_only_gemm<4,3,2,1,0,"},
+               {FPX_DTYPE_E5M2, "fpx::weight_only_gemm<4,3,3,1,0,"}};
+  const fpx_wo_config cfg = {4, 1, 1, 1};
+  uint64_t ids[4];
+  for (size_t i = 0; i < 4; i++) {
+    const fpx__wo_key key = {{4, 3}, cases[i].x, FPX_DTYPE_BF16, 0};
+    char name[FPX__NAME_EXPR_MAX];
+    fpx__wo_gemm_name(&key, &cfg, name);
+    cr_assert(strncmp(name, cases[i].prefix, strlen(cases[i].prefix)) == 0, "%s for x %s", name,
+              fpx_dtype_name(cases[i].x));
+    ids[i] = fpx__wo_gemm_id(&key, &cfg);
+    for (size_t j = 0; j < i; j++) cr_assert_neq(ids[i], ids[j], "x %zu and %zu share an id", i, j);
+  }
+}
+
+/* FP8 X takes the formats whose codes convert exactly to E4M3 (E <= 4,
+ * M <= 3) or E5M2 (E <= 5, M <= 2); others are rejected naming the format,
+ * which still runs with BF16 X. */
+Test(config, fp8_activations_take_formats_that_convert_exactly) {
+  static const char *const accepted[] = {"e4m3", "e3m2", "e5m2", "e2m1", "e4m2", "e2m3"};
+  static const char *const rejected[] = {"e3m4", "e2m5", "e1m6", "e2m4", "e1m4"};
+  static const fpx_dtype acts[] = {FPX_DTYPE_E4M3, FPX_DTYPE_E5M2};
+  for (size_t a = 0; a < 2; a++) {
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+      fpx__wo_key key = {{0, 0}, acts[a], FPX_DTYPE_BF16, i % 2 ? 128 : 0};
+      cr_assert_eq(fpx_format_parse(accepted[i], &key.format), FPX_OK);
+      cr_assert_eq(fpx__wo_key_check(&key), FPX_OK, "%s with x %s: %s", accepted[i],
+                   fpx_dtype_name(acts[a]), fpx_last_error());
+    }
+    for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++) {
+      fpx__wo_key key = {{0, 0}, acts[a], FPX_DTYPE_F32, 0};
+      cr_assert_eq(fpx_format_parse(rejected[i], &key.format), FPX_OK);
+      cr_assert_eq(fpx__wo_key_check(&key), FPX_ERR_UNSUPPORTED_FORMAT, "%s with x %s", rejected[i],
+                   fpx_dtype_name(acts[a]));
+      cr_assert(strstr(fpx_last_error(), rejected[i]) != NULL, "%s", fpx_last_error());
+      key.x_dtype = FPX_DTYPE_BF16;
+      cr_assert_eq(fpx__wo_key_check(&key), FPX_OK, "%s with bf16 x: %s", rejected[i], fpx_last_error());
+    }
+  }
 }
 
 Test(config, default_fills_the_gpu_at_small_m) {
