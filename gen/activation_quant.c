@@ -2,17 +2,34 @@
  * activation_quant.c - the CPU reference of per-token (or per-tensor, or
  * static) FP8 activation quantization, as the W8A8 rowwise path uses it:
  * amax per row, optionally clamped by an upper bound, scale = amax / 448,
- * saturating round-to-nearest-even encode.
+ * saturating round-to-nearest-even encode; and the parameter rules it
+ * shares with the GPU quantizer.
+ *
+ * Exactness (what the GPU reproduces bit for bit): the scale is the double
+ * quotient amax / max_finite rounded to FP32, which equals one correctly
+ * rounded FP32 division (53 >= 2 * 24 + 2 bits, so rounding twice is
+ * harmless). A code is the FP8 value nearest to the exact quotient x / scale:
+ * the double quotient is within 2^-53 of it, while any FP8 midpoint other
+ * than the exact quotient itself is at least 2^-30 away in relative terms (x
+ * has at most 24 significant bits, scale 24, a midpoint 5), so the double
+ * never lands on a midpoint the exact value is not on.
  */
 #include <math.h>
 #include <string.h>
 
+#include "activation_quant.h"
 #include "dtype.h"
 #include "error.h"
 #include "format.h"
 
-static fpx_status check_params(const fpx_act_quant_params *p, const fpx__format_traits **out_t) {
-  static const char who[] = "fpx_quantize_activations";
+fpx_status fpx__act_params_resolve(const fpx_act_quant_params *params, const char *who,
+                                   fpx_act_quant_params *out, const fpx__format_traits **out_t) {
+  const fpx_act_quant_params defaults = {sizeof defaults, FPX_ACT_SCALE_PER_ROW, 0, 0, {4, 3}};
+  if (params == NULL) params = &defaults;
+  if (params->struct_size < sizeof *params)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: params->struct_size %zu < %zu", who,
+                      params->struct_size, sizeof *params);
+  const fpx_act_quant_params *p = params;
   fpx_format f = p->format;
   if (f.exp_bits == 0 && f.man_bits == 0) f = (fpx_format){4, 3};
   if (!((f.exp_bits == 4 && f.man_bits == 3) || (f.exp_bits == 5 && f.man_bits == 2)))
@@ -27,6 +44,9 @@ static fpx_status check_params(const fpx_act_quant_params *p, const fpx__format_
   if (p->mode == FPX_ACT_SCALE_STATIC && !(isfinite(p->static_scale) && p->static_scale > 0))
     return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: static_scale %g must be finite and > 0", who,
                       (double)p->static_scale);
+  *out = *p;
+  out->struct_size = sizeof *out;
+  out->format = f;
   return fpx__format_lookup(f, who, out_t);
 }
 
@@ -41,15 +61,12 @@ FPX_API fpx_status fpx_quantize_activations(const fpx_act_quant_params *params, 
                                             const void *x, size_t m, size_t k,
                                             uint8_t *out_codes, float *out_scales) {
   static const char who[] = "fpx_quantize_activations";
-  const fpx_act_quant_params defaults = {sizeof defaults, FPX_ACT_SCALE_PER_ROW, 0, 0, {4, 3}};
+  fpx_act_quant_params resolved;
   const fpx__format_traits *t;
   fpx_status st = FPX_OK;
   fpx__error_clear();
-  if (params == NULL) params = &defaults;
-  if (params->struct_size < sizeof *params)
-    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: params->struct_size %zu < %zu", who,
-                      params->struct_size, sizeof *params);
-  FPX_TRY(check_params(params, &t));
+  FPX_TRY(fpx__act_params_resolve(params, who, &resolved, &t));
+  params = &resolved;
   if (!fpx__dtype_valid(x_dtype))
     return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: x_dtype %d is not f32, f16 or bf16", who, (int)x_dtype);
   FPX_CHECK_PTR(x);
