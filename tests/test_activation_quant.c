@@ -1,7 +1,8 @@
 /*
  * test_activation_quant.c - the CPU reference of FP8 activation
  * quantization: per-row scales, the upper bound, per-tensor and static
- * modes, rounding and saturation at 448, zero rows, non-finite input.
+ * modes, rounding and saturation at 448 (of the exact quotient, not of an
+ * FP32 one), zero rows, non-finite input.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -45,6 +46,41 @@ Test(activation_quant, ties_round_to_even) {
   cr_assert_float_eq(scale, 1.0f, 0);
   cr_assert_eq(e4m3(codes[1]), 16.0);
   cr_assert_eq(e4m3(codes[2]), 20.0); /* between 18 and 20: 20 has the even mantissa */
+}
+
+/* An FP32 quotient x / scale often lands exactly on the midpoint of two FP8
+ * values when the exact quotient is just beside it; rounding that FP32
+ * value would break the tie to the even code. The reference (and the GPU)
+ * rounds the exact quotient. */
+static float bits_to_float(uint32_t b) {
+  float f;
+  memcpy(&f, &b, sizeof f);
+  return f;
+}
+
+Test(activation_quant, codes_round_the_exact_quotient_not_an_fp32_one) {
+  /* per row: 0.1904296875 / fp32(4.0625 / 448) is just above 21 (20 | 22) */
+  const float x[2] = {4.0625f, 0.1904296875f};
+  uint8_t codes[2];
+  float scale;
+  cr_assert_eq(fpx_quantize_activations(NULL, FPX_DTYPE_F32, x, 1, 2, codes, &scale), FPX_OK);
+  cr_assert_eq(scale, (float)(4.0625 / 448.0));
+  volatile float q = x[1] / scale;
+  cr_assert_eq(q, 21.0f, "the FP32 quotient is the midpoint");
+  cr_assert_eq(e4m3(codes[1]), 22.0, "0x%02X", codes[1]);
+  /* static: 1.1875 / s1 just above 17 (16 | 18), 0.0625 / s2 just below 19 (18 | 20) */
+  const float s1 = bits_to_float(1032785679u), s2 = bits_to_float(995595318u);
+  const float a = 1.1875f, b = 0.0625f;
+  fpx_act_quant_params p = {sizeof p, FPX_ACT_SCALE_STATIC, 0, s1, {4, 3}};
+  q = a / s1;
+  cr_assert_eq(q, 17.0f);
+  cr_assert_eq(fpx_quantize_activations(&p, FPX_DTYPE_F32, &a, 1, 1, codes, &scale), FPX_OK);
+  cr_assert_eq(e4m3(codes[0]), 18.0, "0x%02X", codes[0]);
+  p.static_scale = s2;
+  q = b / s2;
+  cr_assert_eq(q, 19.0f);
+  cr_assert_eq(fpx_quantize_activations(&p, FPX_DTYPE_F32, &b, 1, 1, codes, &scale), FPX_OK);
+  cr_assert_eq(e4m3(codes[0]), 18.0, "0x%02X", codes[0]);
 }
 
 Test(activation_quant, upper_bound_clamps_amax_and_saturates) {

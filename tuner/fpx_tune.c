@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "cli_bench.h"
+#include "cli_bench_quant.h"
 #include "cli_db.h"
 #include "cli_latency.h"
 #include "cli_tune.h"
@@ -24,6 +25,8 @@ static const cli_command commands[] = {
      cli_format_usage},
     {"encode", "encode numbers into a format's codes", cli_encode_run, cli_encode_usage},
     {"bench", "time fpx_gemm against cuBLAS on the GPU", fpx__cli_bench, fpx__cli_bench_usage},
+    {"bench-quant", "time the GPU FP8 activation quantizer against copy bandwidth", fpx__cli_bench_quant,
+     fpx__cli_bench_quant_usage},
     {"list", "one line per tuned winner in the database", fpx__cli_list, fpx__cli_list_usage},
     {"show", "every column of the tuned winners matching filters", fpx__cli_show,
      fpx__cli_show_usage},
