@@ -223,6 +223,12 @@ typedef uint64_t fpx_devptr;     /* a device address (CUdeviceptr) */
  * max_finite * scale (possible with scale_ub or a static scale) saturate.
  * NaN or Inf in X is FPX_ERR_NON_FINITE naming the row and column; nothing
  * is written then.
+ * Exact definition (the GPU quantizer gives the same bits): scale is
+ * amax / max_finite correctly rounded to FP32 (one FP32 division; 1 when
+ * that is 0); code is the FP8 value nearest to the exact quotient x / scale,
+ * ties to the even code, saturating, sign of zero kept. It is not the
+ * rounding of an FP32 quotient, which can land exactly on the midpoint of
+ * two FP8 values when x / scale is just beside it.
  * ------------------------------------------------------------------------ */
 typedef enum fpx_act_scale_mode {
   FPX_ACT_SCALE_PER_ROW = 0,
@@ -244,18 +250,29 @@ FPX_API fpx_status fpx_quantize_activations(const fpx_act_quant_params *params, 
                                             const void *x, size_t m, size_t k,
                                             uint8_t *out_codes, float *out_scales);
 
-/* The same quantization on the GPU (one pass over X per row; the per-tensor
- * mode makes a second pass), asynchronous on `stream`:
- *   x: device [m, k] of x_dtype (f16 or bf16), 16-byte aligned, k % 8 == 0;
+/* The same quantization on the GPU, asynchronous on `stream`, codes and
+ * scales bit for bit those of fpx_quantize_activations:
+ *   x: device [m, k] of x_dtype (f16 or bf16), 16-byte aligned; k a multiple
+ *     of 8 up to 2^30, m up to 2^31 - 1;
  *   out_codes: device [m, k] bytes (16-byte aligned);
- *   out_scales: device FP32, m entries (per row) or 1 (per tensor, static);
- *   out_nonfinite: optional (0 = none) device uint32 that receives the number
- *     of rows holding NaN or Inf (set to 0 first, by this call).
- * A row with NaN or Inf gets a NaN scale (so a GEMM that uses it yields NaN
- * for that token instead of a plausible wrong number) and is counted in
- * out_nonfinite. Rounding, saturation and zero rows as the CPU reference,
- * bit for bit. The same call quantizes FP8 weights per output channel (W
- * [n, k] as the rows); fpx_weights_quantize_gpu does that and packs them. */
+ *   out_scales: device FP32 (4-byte aligned), m entries (per row) or 1 (per
+ *     tensor, static; static mode writes static_scale there);
+ *   out_nonfinite: optional (0 = none) device uint32 (4-byte aligned) that
+ *     receives the number of rows holding NaN or Inf (set to 0 first, by
+ *     this call, on the stream).
+ * Rows are read once while they fit in registers (k <= 32768), else twice
+ * (the second time mostly from L2); the per-tensor mode first reads all of X
+ * for the amax. No workspace is allocated; the first call of a (dtype,
+ * format) compiles its kernel (tens of milliseconds, kept in the context and
+ * the database). On sm_89 and later the FP8 conversion instruction encodes,
+ * elsewhere integer code does; both give the same bytes. Thread-safe.
+ * A row with NaN or Inf is counted in out_nonfinite and gets a NaN scale (so
+ * a GEMM that uses it yields NaN for that token instead of a plausible wrong
+ * number); with one scale for all rows (per tensor, static), that scale
+ * becomes NaN. Codes of the affected rows are written but unspecified.
+ * Argument errors are reported before anything is enqueued. The same call
+ * quantizes FP8 weights per output channel (W [n, k] as the rows);
+ * fpx_weights_quantize_gpu does that and packs them. */
 FPX_API fpx_status fpx_quantize_activations_gpu(fpx_ctx *ctx, const fpx_act_quant_params *params,
                                                 fpx_dtype x_dtype, fpx_devptr x, size_t m,
                                                 size_t k, fpx_devptr out_codes,
@@ -407,11 +424,16 @@ FPX_API fpx_status fpx_weights_upload_tiled(fpx_ctx *ctx, fpx_format format,
                                             const uint8_t *tiled, const float *scales,
                                             size_t n, size_t k, int group_size,
                                             fpx_weights **out_weights);
-/* Quantizes W[n,k] (f16 or bf16, on the device, 16-byte aligned, k % 8 == 0)
- * to an 8-bit format (e4m3 or e5m2) with one FP32 scale per output row
- * (amax / max_finite, as fpx_quantize with group_size 0) and packs it into
- * the tiled layout, all on the GPU; synchronous. A row with NaN or Inf is
- * FPX_ERR_NON_FINITE naming the row; no weights are made then. */
+/* Quantizes W[n,k] (f16 or bf16, on the device, 16-byte aligned, k a
+ * multiple of 8; n and k up to 2^30) to an 8-bit format (e4m3 or e5m2, any
+ * other is FPX_ERR_UNSUPPORTED_FORMAT) with one FP32 scale per output row
+ * and packs it into the tiled layout, all on the GPU. The result is byte
+ * for byte what fpx_quantize (group_size 0: scale = amax / max_finite, codes
+ * the nearest FP8 values of the exact quotients) followed by
+ * fpx_weights_upload makes. Synchronous: runs on the legacy default stream,
+ * waits for it, and uses n * k bytes of temporary device memory. A row with
+ * NaN or Inf is FPX_ERR_NON_FINITE naming the first such row (and their
+ * count); no weights are made then. */
 FPX_API fpx_status fpx_weights_quantize_gpu(fpx_ctx *ctx, fpx_format format, fpx_dtype w_dtype,
                                             fpx_devptr w, size_t n, size_t k,
                                             fpx_weights **out_weights);

@@ -212,6 +212,10 @@ FPX_API fpx_status fpx_weights_quantize_gpu(fpx_ctx *ctx, fpx_format format, fpx
     goto fail;
   }
   FPX_TRY(check_input(who, (matrix_names){"w", "n"}, w_dtype, w, n, k));
+  if (n > MAX_K) { /* the limit of every fpx_weights */
+    st = fpx__error(FPX_ERR_UNSUPPORTED_SHAPE, "%s: n = %zu is above the limit %zu", who, n, MAX_K);
+    goto fail;
+  }
 
   FPX_TRY(fpx__ctx_enter(ctx));
   fpx__q8_pack_name(name);

@@ -236,6 +236,7 @@ Test(quantize_fp8, weight_arguments_are_validated_before_any_gpu_work, .init = f
   expect_weights(FPX_ERR_INVALID_ARGUMENT, "n = 0", e4m3, bf16, X, 0, 64);
   expect_weights(FPX_ERR_UNSUPPORTED_SHAPE, "k = 20", e4m3, FPX_DTYPE_F16, X, 16, 20);
   expect_weights(FPX_ERR_UNSUPPORTED_SHAPE, "k = 2147483648", e4m3, bf16, X, 16, (size_t)1 << 31);
+  expect_weights(FPX_ERR_UNSUPPORTED_SHAPE, "n = 1073741825", e4m3, bf16, X, ((size_t)1 << 30) + 1, 64);
 }
 
 /* ---- fpx-tune bench-quant (no GPU: bad arguments exit 2) ----------------- */
