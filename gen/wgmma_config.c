@@ -1,0 +1,114 @@
+/*
+ * wgmma_config.c - the Hopper wgmma GEMM family's rules (which keys and
+ * configurations it computes, its shared memory) and the turning of a
+ * configuration into a template instance name and id.
+ */
+#include "wgmma_config.h"
+
+#include <stdio.h>
+
+#include "error.h"
+#include "format.h"
+
+/* The template's dtype codes: X 0 f16, 1 bf16, 2 e4m3, 3 e5m2; Y 0 f16,
+ * 1 bf16, 2 f32. */
+static int x_code(fpx_dtype d) {
+  switch (d) {
+    case FPX_DTYPE_F16: return 0;
+    case FPX_DTYPE_BF16: return 1;
+    case FPX_DTYPE_E4M3: return 2;
+    default: return 3; /* e5m2 */
+  }
+}
+
+static int y_code(fpx_dtype d) { return d == FPX_DTYPE_F16 ? 0 : d == FPX_DTYPE_BF16 ? 1 : 2; }
+
+static const char *dtype_label(fpx_dtype d) {
+  const char *name = fpx_dtype_name(d);
+  return name ? name : "(invalid)";
+}
+
+fpx_status fpx__wgmma_key_check(const fpx__wo_key *key) {
+  const fpx__format_traits *t;
+  fpx_status st = FPX_OK;
+  if (key == NULL) return fpx__error(FPX_ERR_INVALID_ARGUMENT, "wgmma gemm: key is NULL");
+  FPX_TRY(fpx__format_lookup(key->format, "wgmma gemm", &t));
+  const int e = key->format.exp_bits, m = key->format.man_bits;
+  switch (key->x_dtype) {
+    case FPX_DTYPE_F16:
+      if (e == 5 && !t->info.has_inf)
+        return fpx__error(FPX_ERR_UNSUPPORTED_FORMAT,
+                          "wgmma gemm: format %s needs bf16 activations (its largest values "
+                          "exceed the f16 range)",
+                          t->info.name);
+      break;
+    case FPX_DTYPE_BF16: break;
+    case FPX_DTYPE_E4M3:
+    case FPX_DTYPE_E5M2:
+      /* exact FP8 forms only: e5m1 and e5m0 reach exponent field 31, which
+       * E5M2 keeps for Inf and NaN */
+      if (!((e <= 4 && m <= 3) || (e == 5 && m == 2)))
+        return fpx__error(FPX_ERR_UNSUPPORTED_FORMAT,
+                          "wgmma gemm: format %s has no exact FP8 form (E <= 4 and M <= 3 "
+                          "become E4M3, e5m2 stays E5M2); use f16 or bf16 activations",
+                          t->info.name);
+      break;
+    default:
+      return fpx__error(FPX_ERR_INVALID_ARGUMENT,
+                        "wgmma gemm: x_dtype %s is not supported (use f16, bf16, e4m3 or e5m2)",
+                        dtype_label(key->x_dtype));
+  }
+  if (key->y_dtype != FPX_DTYPE_F16 && key->y_dtype != FPX_DTYPE_BF16 &&
+      key->y_dtype != FPX_DTYPE_F32)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT,
+                      "wgmma gemm: y_dtype %s is not supported (use f16, bf16 or f32)",
+                      dtype_label(key->y_dtype));
+  if (key->group_size != 0 && key->group_size != 32 && key->group_size != 64 &&
+      key->group_size != 128 && key->group_size != 256)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT,
+                      "wgmma gemm: group_size %d is not 0, 32, 64, 128 or 256", key->group_size);
+fail:
+  return st;
+}
+
+size_t fpx__wgmma_smem_bytes(const fpx__wgmma_config *c) {
+  /* stages of tokens x 128 bytes, a full and an empty barrier per stage,
+   * 1024 bytes to align the ring for the 128-byte swizzle */
+  return (size_t)c->stages * (size_t)c->tokens * 128 + 16 * (size_t)c->stages + 1024;
+}
+
+fpx_status fpx__wgmma_config_check(const fpx__wo_key *key, const fpx__wgmma_config *c) {
+  if (c == NULL) return fpx__error(FPX_ERR_INVALID_ARGUMENT, "wgmma config is NULL");
+  if (c->tokens != 64 && c->tokens != 128 && c->tokens != 256)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "wgmma config tokens %d is not 64, 128 or 256",
+                      c->tokens);
+  if (c->stages < 2 || c->stages > 8)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "wgmma config stages %d is outside 2..8", c->stages);
+  if (key != NULL && key->group_size != 0 && c->tokens > 128)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT,
+                      "wgmma config tokens %d with group_size %d: group scales need tokens <= "
+                      "128 (two accumulators)",
+                      c->tokens, key->group_size);
+  if (fpx__wgmma_smem_bytes(c) > FPX__WGMMA_SMEM_MAX)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT,
+                      "wgmma config stages %d x tokens %d needs %zu bytes of shared memory, more "
+                      "than %d",
+                      c->stages, c->tokens, fpx__wgmma_smem_bytes(c), FPX__WGMMA_SMEM_MAX);
+  return FPX_OK;
+}
+
+void fpx__wgmma_gemm_name(const fpx__wo_key *key, const fpx__wgmma_config *c,
+                          char out[FPX__NAME_EXPR_MAX]) {
+  snprintf(out, FPX__NAME_EXPR_MAX, "fpx::wgmma_gemm<%d,%d,%d,%d,%d,%d,%d>", key->format.exp_bits,
+           key->format.man_bits, x_code(key->x_dtype), y_code(key->y_dtype), key->group_size,
+           c->tokens, c->stages);
+}
+
+/* Field packing: 4 bits E, 4 bits M, 2 + 2 bits dtypes, 9 bits group, 3 bits
+ * tokens / 64, 4 bits stages, the family (5) from bit 40. */
+uint64_t fpx__wgmma_gemm_id(const fpx__wo_key *key, const fpx__wgmma_config *c) {
+  return (uint64_t)key->format.exp_bits | (uint64_t)key->format.man_bits << 4 |
+         (uint64_t)x_code(key->x_dtype) << 8 | (uint64_t)y_code(key->y_dtype) << 10 |
+         (uint64_t)key->group_size << 12 | (uint64_t)(c->tokens / 64) << 21 |
+         (uint64_t)c->stages << 24 | (uint64_t)5 << 40;
+}

@@ -1,0 +1,51 @@
+/*
+ * wgmma_config.h - configurations of the Hopper wgmma GEMM family
+ * (templates/wgmma_gemm.cuh): the tile and pipeline parameters, what the
+ * family accepts, and the turning of a (key, configuration) pair into a
+ * template instance and its in-process id.
+ */
+#ifndef FPX_GEN_WGMMA_CONFIG_H
+#define FPX_GEN_WGMMA_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "fpx.h"
+
+/* A block is 3 warpgroups (one producer, two consumers of 64 weight rows
+ * each): 384 threads, 128 weight rows x `tokens` tokens. */
+typedef struct fpx__wgmma_config {
+  int tokens; /* tokens per block, the wgmma N: 64, 128 or 256 */
+  int stages; /* depth of the shared-memory ring of X: 2..8 */
+} fpx__wgmma_config;
+
+#define FPX__TEMPLATE_WGMMA "wgmma_gemm.cuh"
+#define FPX__WGMMA_THREADS 384
+#define FPX__WGMMA_BLOCK_ROWS 128
+/* dynamic shared memory one block may opt in to on sm_90 (227 KB) */
+#define FPX__WGMMA_SMEM_MAX (227 * 1024)
+
+/* Checks what the family computes: the format, x_dtype f16, bf16, e4m3 or
+ * e5m2 (FP8 X needs a weight format with an exact FP8 form: E <= 4 and
+ * M <= 3, or e5m2), y_dtype f16, bf16 or f32, group_size 0 or 32..256.
+ * Names the bad value. */
+fpx_status fpx__wgmma_key_check(const fpx__wo_key *key);
+/* Checks a configuration for a key: tokens, stages, group scales only with
+ * tokens <= 128 (two accumulators), the ring within FPX__WGMMA_SMEM_MAX.
+ * Names the bad value. */
+fpx_status fpx__wgmma_config_check(const fpx__wo_key *key, const fpx__wgmma_config *config);
+/* Dynamic shared memory of a launch: the ring, its barriers and the slack
+ * that aligns the ring to 1024 bytes. */
+size_t fpx__wgmma_smem_bytes(const fpx__wgmma_config *config);
+
+/* Name expression of the instance, "fpx::wgmma_gemm<E,M,ACT,OUT,GROUP,
+ * TOKENS,STAGES>" (ACT: 0 f16, 1 bf16, 2 e4m3, 3 e5m2; OUT: 0 f16, 1 bf16,
+ * 2 f32). */
+void fpx__wgmma_gemm_name(const fpx__wo_key *key, const fpx__wgmma_config *config,
+                          char out[FPX__NAME_EXPR_MAX]);
+/* In-process id of the instance: family 5 in bits 40 and up, distinct from
+ * every fpx__wo_gemm_id. */
+uint64_t fpx__wgmma_gemm_id(const fpx__wo_key *key, const fpx__wgmma_config *config);
+
+#endif

@@ -1,0 +1,601 @@
+/*
+ * wgmma_gemm.cuh - the Hopper (sm_90a) weight-only GEMM family for large
+ * batches: warpgroup MMA (wgmma.mma_async) with the dequantized weights as
+ * the register A operand and the activations as the shared-memory B operand.
+ * Self-contained (no toolkit headers); instantiated by name expression from
+ * gen/wgmma_config.c as fpx::wgmma_gemm<E, M, ACT, OUT, GROUP, TOKENS, STAGES>.
+ * The kernel body exists for sm_90a only (wgmma and setmaxnreg); for other
+ * targets the instance compiles to an empty kernel that the launcher never
+ * runs.
+ *
+ * Y[M,N] = X[M,K] * dequant(W)[N,K]^T is computed as Y^T = W X^T: weights on
+ * the m64 side, tokens on the wgmma N side (TOKENS = 64, 128 or 256).
+ *
+ * Block: 384 threads = 3 warpgroups. Warpgroup 0 produces (copies X into a
+ * STAGES-deep shared ring), warpgroups 1 and 2 consume: each owns 64 weight
+ * rows, i.e. four 16-row tiles of the tiled layout (docs/LAYOUT.md), one per
+ * warp, so a block covers 128 weight rows x TOKENS tokens. setmaxnreg moves
+ * registers from the producer (40) to the consumers (232); it acts on whole
+ * warpgroups, hence a producer warpgroup rather than a single warp, and its
+ * four warps share the copying (one 4-byte cp.async per token row and lane
+ * per stage, see below, is more than one warp should issue).
+ *
+ * Weights (A, registers). Each consumer lane loads its BITS 16-byte words of
+ * a 16 x 256 block one block ahead, as weight_only.cuh does, and builds the
+ * A fragment of step s+1 while the wgmma of step s runs (wgmma.fence,
+ * commit_group, wait_group 1). Warp w of a warpgroup holds rows 16w..16w+15
+ * in the m16nXk16 A-fragment layout, which is what wgmma wants per warp:
+ *   - f16/bf16 X: m64nTk16, one k16 tile of the layout per step, the
+ *     register pairs j = 0..3 of weight_only.cuh unchanged;
+ *   - FP8 X (ACT 2 = e4m3, 3 = e5m2): m64nTk32, one 32-column slice per
+ *     step. Register r holds four consecutive k of row g + 8 (r & 1): the
+ *     lane's physical columns tig*8 + 0..3 (r < 2) or tig*8 + 4..7 (r >= 2),
+ *     i.e. pairs j = (r & 1) and 2 + (r & 1) of k16 tile 2s + (r >> 1).
+ *     Weight codes become E4M3 (E <= 4, M <= 3) or E5M2 (e5m2 itself) bytes
+ *     by shift and mask; both are exact, the 2^(bias) difference is applied
+ *     to the FP32 accumulator.
+ *
+ * Activations (B, shared memory, K-major, 128-byte swizzle). A stage holds
+ * 128 bytes of K per token (64 columns of f16/bf16, 128 of FP8): TOKENS
+ * rows of 128 bytes, 8-row groups 1024 bytes apart, 16-byte chunk c of row r
+ * stored at chunk c ^ (r % 8). The tiled layout permutes K inside each
+ * 32-column slice (lane column group tig owns physical columns 8*tig..+7),
+ * while wgmma reads k in a fixed order; so the producer stores X columns
+ * permuted: with 16-bit X, physical word (column pair) 4*tig + 2*tt + rr of
+ * a slice goes to word 8*tt + 4*rr + tig (tt = k16 tile of the slice, rr =
+ * register pair half); with FP8 X, physical word 2*tig + rr (four columns)
+ * goes to word 4*rr + tig. The smallest unit that stays contiguous is one
+ * 4-byte word, so X is copied with 4-byte cp.async (each warp instruction
+ * reads one coalesced 128-byte row segment and writes 32 distinct banks),
+ * not with TMA (a tensor map cannot express a 4-byte permutation: its
+ * strides must be multiples of 16 bytes). Columns past K and tokens past M
+ * are zero-filled (cp.async src-size 0). Completion: cp.async.mbarrier.
+ * arrive.noinc on the stage's full barrier (128 arrivals); consumers wait on
+ * it, fence.proxy.async, and release the stage on its empty barrier (one
+ * arrival per consumer warp) once the wgmmas reading it have completed.
+ *
+ * K runs over whole 256-column blocks (stages past K are zero-filled, not
+ * skipped): ptxas serializes the wgmmas (C7513) when any branch sits between
+ * a wgmma and the wait that retires it, so the consumer loop has none (the
+ * stage release is a predicated mbarrier.arrive, the group-scale loads read
+ * clamped rows unconditionally).
+ *
+ * Descriptor of B (PTX ISA "matrix descriptor"): start address >> 4 in bits
+ * 0-13, leading byte offset 16 >> 4 = 1 (unused for swizzled K-major), stride
+ * byte offset 1024 >> 4 = 64 (8 rows x 128 bytes) in bits 32-45, base offset
+ * 0 (stages are 1024-aligned), layout type 1 (128-byte swizzle) in bits
+ * 62-63. Step q of a stage starts 32 * q bytes into the row.
+ *
+ * Epilogue: per-row scale (GROUP 0) or group scales (GROUP 32..256: a second
+ * accumulator restarted with scale-d = 0 at each group and added into the
+ * first with the group's scale, as gacc in weight_only.cuh), the exponent
+ * bias correction, x_scales[token] for FP8 X, Y[token][row] stored as f16,
+ * bf16 or f32 (OUT 0, 1, 2), straight from the accumulator registers (two
+ * values of a lane are rows g and g + 8 of tokens 2*tig + {0, 1}: 2- or
+ * 4-byte stores, 16 contiguous bytes per 8 lanes; staging through shared
+ * memory would coalesce better). N is padded to 16 by the layout, K to 256
+ * (zero codes); rows past N and tokens past M are not stored.
+ *
+ * Limits (checked by gen/wgmma_config.c): GROUP != 0 needs TOKENS <= 128
+ * (two accumulators); X rows must be 4-byte aligned (K even for 16-bit X,
+ * K % 4 == 0 for FP8 X).
+ */
+typedef unsigned int fpx_u32;
+typedef unsigned long long fpx_u64;
+
+namespace fpx {
+namespace wg {
+
+/* ---- format, layout and code conversion (integer only) --------------- */
+
+template <int E, int M>
+struct Format {
+  static constexpr int BITS = 1 + E + M;
+  static constexpr int BIAS = (1 << (E - 1)) - 1;
+  /* words of the lane's block data taken by planes wider than p */
+  __device__ static constexpr int plane_word_offset(int p) {
+    return 4 * (((BITS & 8) && p < 8 ? 8 : 0) + ((BITS & 4) && p < 4 ? 4 : 0) +
+                ((BITS & 2) && p < 2 ? 2 : 0));
+  }
+  /* code bits below plane p */
+  __device__ static constexpr int plane_code_shift(int p) {
+    return ((BITS & 4) && p > 4 ? 4 : 0) + ((BITS & 2) && p > 2 ? 2 : 0) +
+           ((BITS & 1) && p > 1 ? 1 : 0);
+  }
+};
+
+/* The two codes of register pair q (= 4 * tile + j), one per 16-bit half. */
+template <typename F, int P>
+__device__ __forceinline__ fpx_u32 plane_field(const fpx_u32 *w, int q) {
+  constexpr int pairs_per_word = 16 / P;
+  constexpr fpx_u32 mask = ((1u << P) - 1) * 0x10001u;
+  const fpx_u32 word = w[F::plane_word_offset(P) + q / pairs_per_word];
+  return ((word >> ((q % pairs_per_word) * P)) & mask) << F::plane_code_shift(P);
+}
+
+template <typename F>
+__device__ __forceinline__ fpx_u32 code_pair(const fpx_u32 *w, int q) {
+  fpx_u32 c = 0;
+  if (F::BITS & 8) c |= plane_field<F, 8>(w, q);
+  if (F::BITS & 4) c |= plane_field<F, 4>(w, q);
+  if (F::BITS & 2) c |= plane_field<F, 2>(w, q);
+  if (F::BITS & 1) c |= plane_field<F, 1>(w, q);
+  return c;
+}
+
+/* Two codes (one per 16-bit half) -> FP16 or BF16 bit patterns of
+ * value * 2^(bias - 15) (FP16) or value * 2^(bias - 127) (BF16). */
+template <int E, int M, int ACT_BF16>
+__device__ __forceinline__ fpx_u32 place_pair16(fpx_u32 c) {
+  constexpr int BITS = 1 + E + M;
+  constexpr int SIGN_SHIFT = 16 - BITS; /* sign bit -> bit 15 */
+  constexpr fpx_u32 MAG_MASK = ((1u << (BITS - 1)) - 1) * 0x10001u;
+  constexpr int MAG_SHIFT = ACT_BF16 ? 7 - M : 10 - M;
+  return ((c << SIGN_SHIFT) & 0x80008000u) | ((c & MAG_MASK) << MAG_SHIFT);
+}
+
+/* Four codes (one per byte) -> FP8 bit patterns with TM mantissa bits (3:
+ * E4M3, 2: E5M2) of value * 2^(bias - target bias). Exact for E <= 4, M <= 3
+ * into E4M3 and for e5m2 into E5M2. */
+template <int E, int M, int TM>
+__device__ __forceinline__ fpx_u32 place_quad8(fpx_u32 c) {
+  constexpr int BITS = 1 + E + M;
+  constexpr fpx_u32 MAG_MASK = ((1u << (BITS - 1)) - 1) * 0x01010101u;
+  return ((c << (8 - BITS)) & 0x80808080u) | ((c & MAG_MASK) << (TM - M));
+}
+
+/* Bytes 0 and 2 of lo, then bytes 0 and 2 of hi: the four codes of two
+ * register pairs (columns +0 +1 and +2 +3) in column order. */
+__device__ __forceinline__ fpx_u32 bytes_0202(fpx_u32 lo, fpx_u32 hi) {
+  return __byte_perm(lo, hi, 0x6420);
+}
+
+/* Word of the 128-byte stage row (before the swizzle) that receives the
+ * 4-byte word `lane` of a row's 128-byte segment of X. */
+template <int ACT_FP8>
+__device__ __forceinline__ int stage_word(int lane) {
+  if (ACT_FP8) { /* 32-byte slices: word 2*tig + rr -> 4*rr + tig */
+    const int p = lane & 7;
+    return (lane & ~7) + (p & 1) * 4 + (p >> 1);
+  }
+  /* 64-byte slices: word 4*tig + 2*tt + rr -> 8*tt + 4*rr + tig */
+  const int p = lane & 15;
+  return (lane & ~15) + ((p >> 1) & 1) * 8 + (p & 1) * 4 + (p >> 2);
+}
+
+}  // namespace wg
+}  // namespace fpx
+
+#if defined(__CUDACC__)
+namespace fpx {
+namespace wg {
+
+/* ---- PTX wrappers ----------------------------------------------------- */
+
+__device__ __forceinline__ fpx_u32 smem_addr(const void *p) {
+  fpx_u32 a;
+  asm("{\n.reg .u64 t;\ncvta.to.shared.u64 t, %1;\ncvt.u32.u64 %0, t;\n}\n" : "=r"(a) : "l"(p));
+  return a;
+}
+
+__device__ __forceinline__ void mbar_init(fpx_u32 bar, int count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(count) : "memory");
+}
+
+__device__ __forceinline__ void mbar_wait(fpx_u32 bar, int parity) {
+  asm volatile(
+      "{\n.reg .pred done;\nWAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT;\n}\n" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+}
+
+/* Arrives when pred is nonzero. Predicated rather than branched: a branch
+ * between a wgmma and its wait makes ptxas serialize the wgmmas (C7513). */
+__device__ __forceinline__ void mbar_arrive_if(fpx_u32 bar, int pred) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %1, 0;\n@p mbarrier.arrive.shared::cta.b64 _, [%0];\n}\n" ::"r"(bar),
+      "r"(pred)
+      : "memory");
+}
+
+/* Arrives on bar once all of this thread's earlier cp.async have landed; the
+ * arrival counts toward the barrier's expected count. */
+__device__ __forceinline__ void cp_async_arrive(fpx_u32 bar) {
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(bar) : "memory");
+}
+
+/* 4-byte copy; src_bytes 0 writes zeros. */
+__device__ __forceinline__ void cp_async4(fpx_u32 dst, const void *src, int src_bytes) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(dst), "l"(src), "r"(src_bytes)
+               : "memory");
+}
+
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;" ::: "memory"); }
+
+/* generic-proxy writes (cp.async) before async-proxy reads (wgmma) */
+__device__ __forceinline__ void fence_proxy_async() {
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+}
+
+__device__ __forceinline__ uint4 load_weights(const uint4 *p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
+__device__ __forceinline__ float load_scale(const float *p) {
+  float v;
+  asm volatile("ld.global.nc.f32 %0, [%1];" : "=f"(v) : "l"(p));
+  return v;
+}
+
+/* exact bf16x2 multiply: fma with a -0 addend */
+__device__ __forceinline__ fpx_u32 bf16x2_mul(fpx_u32 a, fpx_u32 b) {
+  fpx_u32 d;
+  asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(0x80008000u));
+  return d;
+}
+
+__device__ __forceinline__ unsigned short f32_to_f16(float x) {
+  unsigned short h;
+  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(x));
+  return h;
+}
+
+__device__ __forceinline__ unsigned short f32_to_bf16(float x) {
+  unsigned short h;
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(x));
+  return h;
+}
+
+__device__ __forceinline__ float pow2(int e) { return __int_as_float((e + 127) << 23); }
+
+/* Shared memory matrix descriptor of a K-major operand with 128-byte
+ * swizzle: 8-row groups 1024 bytes apart. */
+__device__ __forceinline__ fpx_u64 smem_desc_sw128(fpx_u32 addr) {
+  return (fpx_u64)((addr & 0x3FFFFu) >> 4) | ((fpx_u64)1 << 16) | ((fpx_u64)(1024 >> 4) << 32) |
+         ((fpx_u64)1 << 62);
+}
+
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() {
+  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+}
+template <int N>
+__device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
+}
+
+/* Keeps the compiler from moving accesses of accumulator registers across
+ * the wgmma wait. */
+template <int N>
+__device__ __forceinline__ void fence_regs(float (&d)[N]) {
+#pragma unroll
+  for (int i = 0; i < N; i++) asm volatile("" : "+f"(d[i])::"memory");
+}
+
+/* ---- wgmma with A from registers -------------------------------------- */
+
+/* One asm statement per accumulator width: d (32, 64 or 128 floats per
+ * thread for N = 64, 128, 256) += A (4 registers) x B (descriptor); scale_d
+ * 0 overwrites d instead. SHAPE_TYPES: "m64nNk16.f32.bf16.bf16" etc.; TAIL:
+ * ", 0" (imm-trans-b, 16-bit types only) or "". */
+#define FPX__WGMMA_N64(SHAPE_TYPES, TAIL) \
+  asm volatile( \
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n" \
+      "wgmma.mma_async.sync.aligned." SHAPE_TYPES " " \
+      "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15," \
+      "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}, " \
+      "{%32,%33,%34,%35}, %36, p, 1, 1" TAIL ";\n}\n" \
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), \
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), \
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), \
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]) \
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(scale_d))
+
+#define FPX__WGMMA_N128(SHAPE_TYPES, TAIL) \
+  asm volatile( \
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n" \
+      "wgmma.mma_async.sync.aligned." SHAPE_TYPES " " \
+      "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15," \
+      "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31," \
+      "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47," \
+      "%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, " \
+      "{%64,%65,%66,%67}, %68, p, 1, 1" TAIL ";\n}\n" \
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), \
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), \
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), \
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), \
+        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), \
+        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), \
+        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), \
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]) \
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(scale_d))
+
+#define FPX__WGMMA_N256(SHAPE_TYPES, TAIL) \
+  asm volatile( \
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %133, 0;\n" \
+      "wgmma.mma_async.sync.aligned." SHAPE_TYPES " " \
+      "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15," \
+      "%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31," \
+      "%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47," \
+      "%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63," \
+      "%64,%65,%66,%67,%68,%69,%70,%71,%72,%73,%74,%75,%76,%77,%78,%79," \
+      "%80,%81,%82,%83,%84,%85,%86,%87,%88,%89,%90,%91,%92,%93,%94,%95," \
+      "%96,%97,%98,%99,%100,%101,%102,%103,%104,%105,%106,%107,%108,%109,%110,%111," \
+      "%112,%113,%114,%115,%116,%117,%118,%119,%120,%121,%122,%123,%124,%125,%126,%127}, " \
+      "{%128,%129,%130,%131}, %132, p, 1, 1" TAIL ";\n}\n" \
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), \
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), \
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), \
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), \
+        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), \
+        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), \
+        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), \
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]), \
+        "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]), \
+        "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]), \
+        "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]), \
+        "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]), \
+        "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]), \
+        "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]), \
+        "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), \
+        "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127]) \
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(scale_d))
+
+/* TY: 0 f16, 1 bf16 (k16); FP8 (k32), weight type first: 2 e4m3 x e4m3,
+ * 3 e4m3 x e5m2, 4 e5m2 x e4m3, 5 e5m2 x e5m2. */
+#define FPX__WGMMA_TYPES(N, MACRO)                                 \
+  if (TY == 0) MACRO("m64n" #N "k16.f32.f16.f16", ", 0");          \
+  else if (TY == 1) MACRO("m64n" #N "k16.f32.bf16.bf16", ", 0");   \
+  else if (TY == 2) MACRO("m64n" #N "k32.f32.e4m3.e4m3", "");      \
+  else if (TY == 3) MACRO("m64n" #N "k32.f32.e4m3.e5m2", "");      \
+  else if (TY == 4) MACRO("m64n" #N "k32.f32.e5m2.e4m3", "");      \
+  else MACRO("m64n" #N "k32.f32.e5m2.e5m2", "")
+
+template <int TY>
+__device__ __forceinline__ void wgmma(float (&d)[32], const fpx_u32 (&a)[4], fpx_u64 desc,
+                                      int scale_d) {
+  FPX__WGMMA_TYPES(64, FPX__WGMMA_N64);
+}
+template <int TY>
+__device__ __forceinline__ void wgmma(float (&d)[64], const fpx_u32 (&a)[4], fpx_u64 desc,
+                                      int scale_d) {
+  FPX__WGMMA_TYPES(128, FPX__WGMMA_N128);
+}
+template <int TY>
+__device__ __forceinline__ void wgmma(float (&d)[128], const fpx_u32 (&a)[4], fpx_u64 desc,
+                                      int scale_d) {
+  FPX__WGMMA_TYPES(256, FPX__WGMMA_N256);
+}
+
+#undef FPX__WGMMA_TYPES
+#undef FPX__WGMMA_N64
+#undef FPX__WGMMA_N128
+#undef FPX__WGMMA_N256
+
+}  // namespace wg
+
+/* ---- the GEMM --------------------------------------------------------- */
+
+/*
+ * Grid: x = ceil(N / 128) (weight rows), y = ceil(M / TOKENS). Block: 384
+ * threads. Dynamic shared memory: STAGES * TOKENS * 128 bytes of stages,
+ * 16 * STAGES bytes of barriers and 1024 bytes of alignment slack.
+ * ACT: 0 f16, 1 bf16, 2 e4m3, 3 e5m2. OUT: 0 f16, 1 bf16, 2 f32. GROUP: 0 =
+ * one scale per row, else the group size (32..256). x_scales: FP8 X only, M
+ * entries, or one with x_scale_per_tensor.
+ */
+template <int E, int M, int ACT, int OUT, int GROUP, int TOKENS, int STAGES>
+__global__ void __launch_bounds__(384, 1)
+    wgmma_gemm(const uint4 *__restrict__ w, const void *__restrict__ x_ptr,
+               const float *__restrict__ scales, const float *__restrict__ x_scales,
+               void *__restrict__ y_ptr, int m_total, int n_total, int k_total,
+               int x_scale_per_tensor) {
+  static_assert(TOKENS == 64 || TOKENS == 128 || TOKENS == 256, "TOKENS is 64, 128 or 256");
+  static_assert(GROUP == 0 || TOKENS <= 128, "group scales need TOKENS <= 128");
+  static_assert(STAGES >= 2 && STAGES <= 8, "STAGES is 2..8");
+  static_assert(ACT < 2 || (E <= 4 && M <= 3) || (E == 5 && M == 2),
+                "FP8 activations need a weight format with an exact FP8 form");
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using namespace wg;
+  typedef Format<E, M> F;
+  constexpr int BITS = F::BITS;
+  constexpr bool FP8 = ACT >= 2;
+  constexpr int XBYTES = FP8 ? 1 : 2;
+  constexpr int STAGE_K = 128 / XBYTES;           /* X columns per stage */
+  constexpr int STAGES_PER_BLOCK = 256 / STAGE_K; /* 4 (16-bit X) or 2 (FP8 X) */
+  constexpr int STAGE_BYTES = TOKENS * 128;
+  constexpr int NACC = TOKENS / 2;
+  constexpr bool W_E4M3 = E <= 4 && M <= 3; /* FP8 X: weights as E4M3, else E5M2 */
+  constexpr int TY = !FP8 ? ACT : 2 + (W_E4M3 ? 0 : 2) + (ACT == 3 ? 1 : 0);
+  /* the A operand holds value * 2^(BIAS - TARGET_BIAS) */
+  constexpr int TARGET_BIAS = !FP8 ? (ACT == 0 ? 15 : F::BIAS) : (W_E4M3 ? 7 : 15);
+
+  extern __shared__ unsigned char smem_raw[];
+  const fpx_u32 smem = (smem_addr(smem_raw) + 1023u) & ~1023u;
+  const fpx_u32 full_bar = smem + STAGES * STAGE_BYTES, empty_bar = full_bar + 8 * STAGES;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int m0 = blockIdx.y * TOKENS;
+  /* whole 256-column blocks: stages past K are zero-filled rather than
+   * skipped, so that no branch sits inside the consumers' wgmma pipeline */
+  const int n_stages = ((k_total + 255) >> 8) * STAGES_PER_BLOCK;
+
+  if (threadIdx.x == 0) {
+#pragma unroll
+    for (int s = 0; s < STAGES; s++) {
+      mbar_init(full_bar + 8 * s, 128); /* one cp.async arrival per producer thread */
+      mbar_init(empty_bar + 8 * s, 8);  /* one arrival per consumer warp */
+    }
+  }
+  __syncthreads();
+
+  if (warp < 4) {
+    /* ---- producer warpgroup: X stages ---- */
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
+    const int word = stage_word<FP8>(lane);
+    const fpx_u32 word_byte = (fpx_u32)(word & 3) * 4;
+    const int chunk = word >> 2;
+    const long long row_bytes = (long long)k_total * XBYTES;
+    const char *x = (const char *)x_ptr;
+    int slot = 0, phase = 0;
+    for (int it = 0; it < n_stages; it++) {
+      mbar_wait(empty_bar + 8 * slot, phase ^ 1);
+      const long long col = (long long)it * 128 + lane * 4; /* byte in the row */
+      const bool col_ok = col < row_bytes;
+      const fpx_u32 stage = smem + slot * STAGE_BYTES;
+#pragma unroll 4
+      for (int r = warp; r < TOKENS; r += 4) {
+        const bool ok = col_ok && m0 + r < m_total;
+        const char *src = ok ? x + (long long)(m0 + r) * row_bytes + col : x;
+        cp_async4(stage + r * 128 + ((chunk ^ (r & 7)) << 4) + word_byte, src, ok ? 4 : 0);
+      }
+      cp_async_arrive(full_bar + 8 * slot);
+      if (++slot == STAGES) {
+        slot = 0;
+        phase ^= 1;
+      }
+    }
+    cp_async_wait_all();
+    return;
+  }
+
+  /* ---- consumer warpgroups: 64 weight rows each, one 16-row tile per warp ---- */
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
+  const int cw = warp - 4; /* warp w of a warpgroup holds rows 16w..16w+15 of its 64 */
+  const int g = lane >> 2, tig = lane & 3;
+  const int n_tile = blockIdx.x * 8 + cw;
+  const bool tile_valid = n_tile < ((n_total + 15) >> 4);
+  const int k_blocks = (k_total + 255) >> 8;
+  const int row0 = n_tile * 16 + g, row1 = row0 + 8;
+  const int row0c = row0 < n_total ? row0 : n_total - 1, row1c = row1 < n_total ? row1 : n_total - 1;
+  const int groups_per_row = GROUP ? (k_total + GROUP - 1) / GROUP : 1;
+  const uint4 *wtile = w + (long long)(tile_valid ? n_tile : 0) * k_blocks * (BITS * 32) + lane;
+  constexpr fpx_u32 BF16_SCALE = (fpx_u32)(127 + 127 - F::BIAS) << 7; /* 2^(127 - bias) */
+
+  float acc[NACC];
+  float gacc[GROUP ? NACC : 1];
+#pragma unroll
+  for (int i = 0; i < NACC; i++) acc[i] = 0.f;
+#pragma unroll
+  for (int i = 0; i < (GROUP ? NACC : 1); i++) gacc[i] = 0.f;
+  float gs0 = 0.f, gs1 = 0.f; /* scales of the current group, rows g and g + 8 */
+
+  uint4 cur[BITS], nxt[BITS];
+#pragma unroll
+  for (int i = 0; i < BITS; i++)
+    cur[i] = tile_valid ? load_weights(wtile + i * 32) : make_uint4(0, 0, 0, 0);
+  fpx_u32 afrag[2][4];
+  int slot = 0, phase = 0, prev_slot = 0, it = 0;
+  for (int kb = 0; kb < k_blocks; kb++) {
+    if (tile_valid && kb + 1 < k_blocks) {
+#pragma unroll
+      for (int i = 0; i < BITS; i++)
+        nxt[i] = load_weights(wtile + (long long)(kb + 1) * (BITS * 32) + i * 32);
+    }
+    const fpx_u32 *wr = (const fpx_u32 *)cur;
+#pragma unroll
+    for (int st = 0; st < STAGES_PER_BLOCK; st++) {
+#pragma unroll
+      for (int q = 0; q < 4; q++) {
+        const int step = st * 4 + q; /* 16-bit X: k16 tile 0..15; FP8 X: slice 0..7 */
+        const int slice = FP8 ? step : step >> 1;
+        fpx_u32(&a)[4] = afrag[step & 1];
+        if constexpr (FP8) {
+#pragma unroll
+          for (int r = 0; r < 4; r++) {
+            const int t = 2 * step + (r >> 1);
+            const fpx_u32 lo = code_pair<F>(wr, 4 * t + (r & 1));
+            const fpx_u32 hi = code_pair<F>(wr, 4 * t + 2 + (r & 1));
+            a[r] = place_quad8<E, M, W_E4M3 ? 3 : 2>(bytes_0202(lo, hi));
+          }
+        } else {
+#pragma unroll
+          for (int j = 0; j < 4; j++) {
+            a[j] = place_pair16<E, M, ACT>(code_pair<F>(wr, 4 * step + j));
+            if (ACT == 1) a[j] = bf16x2_mul(a[j], BF16_SCALE | (BF16_SCALE << 16));
+          }
+        }
+        /* group boundaries fall on slices; k16 tiles come two per slice */
+        const bool group_start = GROUP && (FP8 || (step & 1) == 0) && (slice * 32) % (GROUP ? GROUP : 1) == 0;
+        const bool group_end = GROUP && (FP8 || (step & 1) == 1) && ((slice + 1) * 32) % (GROUP ? GROUP : 1) == 0;
+        if (group_start) {
+          int gi = (kb * 256 + slice * 32) / (GROUP ? GROUP : 1);
+          gi = gi < groups_per_row ? gi : groups_per_row - 1;
+          /* unconditional loads (clamped rows): no branch inside the wgmma pipeline */
+          const float s0 = load_scale(scales + (long long)row0c * groups_per_row + gi);
+          const float s1 = load_scale(scales + (long long)row1c * groups_per_row + gi);
+          gs0 = row0 < n_total ? s0 : 0.f;
+          gs1 = row1 < n_total ? s1 : 0.f;
+        }
+        if (q == 0) {
+          mbar_wait(full_bar + 8 * slot, phase);
+          fence_proxy_async();
+        }
+        const fpx_u64 desc = smem_desc_sw128(smem + slot * STAGE_BYTES) + 2 * q; /* +32 bytes */
+        wgmma_fence();
+        if constexpr (GROUP != 0) wgmma<TY>(gacc, a, desc, group_start ? 0 : 1);
+        else wgmma<TY>(acc, a, desc, 1);
+        wgmma_commit();
+        wgmma_wait<1>();
+        if (q == 0) /* the previous stage's wgmmas are complete: release it */
+          mbar_arrive_if(empty_bar + 8 * prev_slot, lane == 0 && it > 0);
+        if constexpr (GROUP != 0) {
+          if (group_end) { /* every block ends a group: GROUP divides 256 */
+            wgmma_wait<0>();
+            fence_regs(gacc);
+#pragma unroll
+            for (int i = 0; i < NACC; i++) acc[i] += gacc[i] * ((i & 2) ? gs1 : gs0);
+          }
+        }
+      }
+      prev_slot = slot;
+      if (++slot == STAGES) {
+        slot = 0;
+        phase ^= 1;
+      }
+      it++;
+    }
+    if (kb + 1 < k_blocks) {
+#pragma unroll
+      for (int i = 0; i < BITS; i++) cur[i] = nxt[i];
+    }
+  }
+  wgmma_wait<0>();
+  fence_regs(acc);
+
+  /* ---- epilogue: scales, bias correction, Y[token][row] ---- */
+  const float corr = pow2(TARGET_BIAS - F::BIAS);
+  float rs0 = corr, rs1 = corr;
+  if (!GROUP) {
+    rs0 *= row0 < n_total ? load_scale(scales + row0) : 0.f;
+    rs1 *= row1 < n_total ? load_scale(scales + row1) : 0.f;
+  }
+  if (!tile_valid) return;
+#pragma unroll
+  for (int j = 0; j < TOKENS / 8; j++)
+#pragma unroll
+    for (int v0 = 0; v0 < 2; v0++) {
+      const int token = m0 + 8 * j + 2 * tig + v0;
+      if (token >= m_total) continue;
+      const float xs = FP8 ? load_scale(x_scales + (x_scale_per_tensor ? 0 : token)) : 1.f;
+#pragma unroll
+      for (int v1 = 0; v1 < 2; v1++) {
+        const int row = v1 ? row1 : row0;
+        if (row >= n_total) continue;
+        const float v = acc[4 * j + 2 * v1 + v0] * (v1 ? rs1 : rs0) * xs;
+        const long long idx = (long long)token * n_total + row;
+        if (OUT == 0) ((unsigned short *)y_ptr)[idx] = f32_to_f16(v);
+        else if (OUT == 1) ((unsigned short *)y_ptr)[idx] = f32_to_bf16(v);
+        else ((float *)y_ptr)[idx] = v;
+      }
+    }
+#endif
+}
+
+}  // namespace fpx
+#endif /* __CUDACC__ */
