@@ -166,6 +166,9 @@ __device__ __forceinline__ int stage_word(int lane) {
 }  // namespace wg
 }  // namespace fpx
 
+/* Everything above is plain integer code that is also valid host C++ (so
+ * its bit manipulation can be exercised without a GPU, given stand-ins for
+ * __device__ and __byte_perm); everything below needs the CUDA compiler. */
 #if defined(__CUDACC__)
 namespace fpx {
 namespace wg {
