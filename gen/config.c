@@ -23,7 +23,8 @@ static int dtype_code(fpx_dtype d) {
 }
 
 int fpx__wo_fp8_convertible(fpx_format f) {
-  return (f.exp_bits <= 4 && f.man_bits <= 3) || (f.exp_bits <= 5 && f.man_bits <= 2);
+  /* E = 5 with M < 2 would put its top binade on E5M2's Inf/NaN codes */
+  return (f.exp_bits <= 4 && f.man_bits <= 3) || (f.exp_bits == 5 && f.man_bits == 2);
 }
 
 fpx_status fpx__wo_key_check(const fpx__wo_key *key) {
@@ -38,9 +39,8 @@ fpx_status fpx__wo_key_check(const fpx__wo_key *key) {
   if ((key->x_dtype == FPX_DTYPE_E4M3 || key->x_dtype == FPX_DTYPE_E5M2) &&
       !fpx__wo_fp8_convertible(key->format))
     return fpx__error(FPX_ERR_UNSUPPORTED_FORMAT,
-                      "fpx_gemm: format %s cannot run with FP8 activations (its codes convert "
-                      "exactly to E4M3 only when E <= 4 and M <= 3, to E5M2 when E <= 5 and "
-                      "M <= 2)",
+                      "fpx_gemm: format %s cannot run with FP8 activations (only formats "
+                      "with E <= 4 and M <= 3, which convert exactly to E4M3, and e5m2 can)",
                       t->info.name);
   if (key->y_dtype != FPX_DTYPE_F16 && key->y_dtype != FPX_DTYPE_BF16 &&
       key->y_dtype != FPX_DTYPE_F32)

@@ -454,8 +454,9 @@ FPX_API void fpx_weights_destroy(fpx_weights *weights);
  * and per-row scales this is W8A8 rowwise (FBGEMM f8f8bf16_rowwise, vLLM
  * W8A8); other weight formats run as W-eXmY/A-FP8, their codes converted
  * exactly to FP8 in registers: formats with E <= 4 and M <= 3 (FP4, FP5,
- * FP6, e4m3) become E4M3, and the remaining ones with E <= 5, M <= 2 (e5m2,
- * e5m1, ...) become E5M2; any other format is FPX_ERR_UNSUPPORTED_FORMAT.
+ * FP6, e4m3) become E4M3, e5m2 stays E5M2; any other format (e5m0 and e5m1,
+ * whose top binade lands on E5M2's Inf/NaN codes, e3m4, ...) is
+ * FPX_ERR_UNSUPPORTED_FORMAT.
  * X rows must be 16-byte aligned (K % 16 == 0 for FP8 X).
  *
  * Workspace: split-K needs M*N*split FP32 partials and one counter per output

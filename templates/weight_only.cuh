@@ -24,7 +24,7 @@
  * fragment (columns 8*tig+0..3 and 8*tig+4..7, for weights and activations
  * alike), so X is read with one 8-byte load per token and slice. Weight codes
  * become FP8 bit patterns by shift and mask: E <= 4, M <= 3 as E4M3 (scaled
- * by 2^(bias-7)), else E <= 5, M <= 2 as E5M2 (2^(bias-15)); the inverse
+ * by 2^(bias-7)); e5m2 passes through as E5M2; the inverse
  * scale, the weight scale and the token's X scale act on the accumulator.
  */
 typedef unsigned int fpx_u32;
@@ -221,7 +221,9 @@ __device__ __forceinline__ fpx_u32 dequant_pair(fpx_u32 c) {
   return v;
 }
 
-/* FP8 target of a weight format: 0 = E4M3 (E <= 4, M <= 3), 1 = E5M2. */
+/* FP8 target of a weight format: 0 = E4M3 (E <= 4, M <= 3), 1 = E5M2
+ * (e5m2 itself; the runtime refuses e5m0/e5m1, whose top binade would land
+ * on E5M2's Inf/NaN codes). */
 template <int E, int M>
 struct Fp8Target {
   static constexpr int TYPE = (E <= 4 && M <= 3) ? 0 : 1;

@@ -265,7 +265,8 @@ Test(cli, fp8_activations_take_the_formats_that_convert_exactly) {
 Test(cli, tune_checks_fp8_formats_like_bench) {
   assert_rejected("tune --act e4m3 --format e3m4 --shape 4096,4096 --m 1", "e3m4", "FP8 activations");
   assert_rejected("tune --act e5m2 --format e2m4,e2m1 --shape 4096,4096 --m 1", "e2m4", "FP8 activations");
-  assert_accepted("tune --act e5m2 --format e5m1,e2m1 --shape 4096,4096 --m 1 --db ''");
+  assert_accepted("tune --act e5m2 --format e5m2,e2m1 --shape 4096,4096 --m 1 --db ''");
+  assert_rejected("tune --act e4m3 --format e5m1 --shape 4096,4096 --m 1", "e5m1", "FP8 activations");
 }
 
 Test(cli, family_w8a8_means_e4m3_weights_and_activations) {

@@ -21,6 +21,7 @@ Test(error, every_status_has_its_name_and_text) {
       {FPX_ERR_BUFFER_TOO_SMALL, "FPX_ERR_BUFFER_TOO_SMALL"},
       {FPX_ERR_INTERNAL, "FPX_ERR_INTERNAL"},
       {FPX_ERR_IO, "FPX_ERR_IO"},
+      {FPX_ERR_UNSUPPORTED_DEVICE, "FPX_ERR_UNSUPPORTED_DEVICE"},
   };
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     cr_assert_str_eq(fpx_status_name(names[i].status), names[i].name);
@@ -42,7 +43,7 @@ Test(error, the_status_map_and_the_functions_agree) {
   count++;
   FPX_STATUS_MAP(CHECK_ONE)
 #undef CHECK_ONE
-  cr_assert_eq(count, 13);
+  cr_assert_eq(count, 14);
 }
 
 Test(error, status_values_are_stable) {
@@ -53,6 +54,7 @@ Test(error, status_values_are_stable) {
   cr_assert_eq(FPX_ERR_OUT_OF_MEMORY, 4);
   cr_assert_eq(FPX_ERR_NO_DEVICE, 5);
   cr_assert_eq(FPX_ERR_IO, 12);
+  cr_assert_eq(FPX_ERR_UNSUPPORTED_DEVICE, 13);
 }
 
 Test(error, unknown_status_has_fallback_name_and_text) {

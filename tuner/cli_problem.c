@@ -248,8 +248,8 @@ int cli_problem_finish(cli_problem *o, const char *default_model, const size_t *
     /* the library's rule: the weight codes must convert exactly to FP8 */
     if (fp8 && !fpx__wo_fp8_convertible(info.format))
       return cli_usage_error("%s: format %s cannot run with FP8 activations (--act %s): weight codes "
-                             "convert exactly to E4M3 only when E <= 4 and M <= 3, to E5M2 when "
-                             "E <= 5 and M <= 2; use --act bf16 or f16 for it",
+                             "convert exactly to E4M3 only when E <= 4 and M <= 3, and e5m2 runs as "
+                             "E5M2; use --act bf16 or f16 for it",
                              o->cmd, info.name, fpx_dtype_name(o->act));
   }
   if (fp8)
