@@ -186,34 +186,47 @@ struct Format {
   }
 };
 
-/* The two codes of register pair q (= 4 * tile + j), one per 16-bit half. */
-template <typename F, int P>
-__device__ __forceinline__ fpx_u32 plane_field(const fpx_u32 *w, int q) {
+/* Register pair q (= 4 * tile + j) holds two codes, one per 16-bit half.
+ * place_pair moves their bits straight from the plane words to where a
+ * float format wants them: the sign to bit SIGN_POS (and SIGN_POS + 16), the
+ * other code bits up by MAG_SHIFT; all other bits zero. One shift and one
+ * masked merge per plane (two for the plane that holds the sign): a plane
+ * field sits at bit (q % pairs_per_word) * P of its word, and the masks are
+ * disjoint, so no intermediate code is assembled. */
+__device__ __forceinline__ fpx_u32 shift_signed(fpx_u32 x, int s) { return s >= 0 ? x << s : x >> -s; }
+
+template <typename F, int P, int SIGN_POS, int MAG_SHIFT>
+__device__ __forceinline__ fpx_u32 place_plane(const fpx_u32 *w, int q) {
   constexpr int pairs_per_word = 16 / P;
-  constexpr fpx_u32 mask = ((1u << P) - 1) * 0x10001u;
+  constexpr int cs = F::plane_code_shift(P); /* code bits below this plane */
+  constexpr bool has_sign = cs + P == F::BITS;
+  constexpr int mag_bits = has_sign ? P - 1 : P;
+  constexpr fpx_u32 mag_mask = (((1u << mag_bits) - 1) << (cs + MAG_SHIFT)) * 0x10001u;
+  constexpr fpx_u32 sign_mask = (1u << SIGN_POS) * 0x10001u;
   const fpx_u32 word = w[F::plane_word_offset(P) + q / pairs_per_word];
-  return ((word >> ((q % pairs_per_word) * P)) & mask) << F::plane_code_shift(P);
+  const int pos = (q % pairs_per_word) * P;
+  fpx_u32 v = 0;
+  if (mag_bits > 0) v = shift_signed(word, cs + MAG_SHIFT - pos) & mag_mask;
+  if (has_sign) v |= shift_signed(word, SIGN_POS - (pos + P - 1)) & sign_mask;
+  return v;
 }
 
-template <typename F>
-__device__ __forceinline__ fpx_u32 code_pair(const fpx_u32 *w, int q) {
-  fpx_u32 c = 0;
-  if (F::BITS & 8) c |= plane_field<F, 8>(w, q);
-  if (F::BITS & 4) c |= plane_field<F, 4>(w, q);
-  if (F::BITS & 2) c |= plane_field<F, 2>(w, q);
-  if (F::BITS & 1) c |= plane_field<F, 1>(w, q);
-  return c;
+template <typename F, int SIGN_POS, int MAG_SHIFT>
+__device__ __forceinline__ fpx_u32 place_pair(const fpx_u32 *w, int q) {
+  fpx_u32 v = 0;
+  if (F::BITS & 8) v |= place_plane<F, 8, SIGN_POS, MAG_SHIFT>(w, q);
+  if (F::BITS & 4) v |= place_plane<F, 4, SIGN_POS, MAG_SHIFT>(w, q);
+  if (F::BITS & 2) v |= place_plane<F, 2, SIGN_POS, MAG_SHIFT>(w, q);
+  if (F::BITS & 1) v |= place_plane<F, 1, SIGN_POS, MAG_SHIFT>(w, q);
+  return v;
 }
 
-/* Two codes -> two FP16 or BF16 values. FP16: value * 2^(bias-15). BF16: the
+/* Pair q -> two FP16 or BF16 values. FP16: value * 2^(bias-15). BF16: the
  * exact value. */
 template <int E, int M, int ACT_BF16>
-__device__ __forceinline__ fpx_u32 dequant_pair(fpx_u32 c) {
+__device__ __forceinline__ fpx_u32 dequant_pair(const fpx_u32 *w, int q) {
   typedef Format<E, M> F;
-  constexpr int SIGN_SHIFT = 16 - F::BITS;        /* sign bit -> bit 15 */
-  constexpr fpx_u32 MAG_MASK = ((1u << (F::BITS - 1)) - 1) * 0x10001u;
-  constexpr int MAG_SHIFT = ACT_BF16 ? 7 - M : 10 - M;
-  const fpx_u32 v = ((c << SIGN_SHIFT) & 0x80008000u) | ((c & MAG_MASK) << MAG_SHIFT);
+  const fpx_u32 v = place_pair<F, 15, ACT_BF16 ? 7 - M : 10 - M>(w, q);
   if (ACT_BF16) {
     constexpr fpx_u32 SCALE = (fpx_u32)(127 + 127 - F::BIAS) << 7; /* 2^(127-bias) */
     return bf16x2_mul(v, SCALE | (SCALE << 16));
@@ -231,16 +244,12 @@ struct Fp8Target {
   static constexpr int BIAS = TYPE == 0 ? 7 : 15;
 };
 
-/* Two codes -> two FP8 bit patterns in bits 0-7 and 16-23 (the other bits
+/* Pair q -> two FP8 bit patterns in bits 0-7 and 16-23 (the other bits
  * zero), the value scaled by 2^(bias - target bias). 8-bit formats are their
  * own target: the codes pass through. */
 template <int E, int M>
-__device__ __forceinline__ fpx_u32 fp8_pair(fpx_u32 c) {
-  typedef Format<E, M> F;
-  typedef Fp8Target<E, M> T;
-  if (F::BITS == 8) return c;
-  constexpr fpx_u32 MAG_MASK = ((1u << (F::BITS - 1)) - 1) * 0x10001u;
-  return ((c << (8 - F::BITS)) & 0x00800080u) | ((c & MAG_MASK) << (T::MAN - M));
+__device__ __forceinline__ fpx_u32 fp8_pair(const fpx_u32 *w, int q) {
+  return place_pair<Format<E, M>, 7, Fp8Target<E, M>::MAN - M>(w, q);
 }
 
 /* The k32 A fragment of slice s: register 0 = row g, columns 8*tig+0..3;
@@ -249,12 +258,11 @@ __device__ __forceinline__ fpx_u32 fp8_pair(fpx_u32 c) {
  * row g + 8*(j&1). */
 template <int E, int M>
 __device__ __forceinline__ void fp8_fragment(const fpx_u32 *w, int s, fpx_u32 (&a)[4]) {
-  typedef Format<E, M> F;
 #pragma unroll
   for (int r = 0; r < 4; r++) {
     const int t = 2 * s + (r >> 1), j = r & 1;
-    const fpx_u32 lo = fp8_pair<E, M>(code_pair<F>(w, 4 * t + j));
-    const fpx_u32 hi = fp8_pair<E, M>(code_pair<F>(w, 4 * t + j + 2));
+    const fpx_u32 lo = fp8_pair<E, M>(w, 4 * t + j);
+    const fpx_u32 hi = fp8_pair<E, M>(w, 4 * t + j + 2);
     a[r] = prmt(lo, hi, 0x6420u);
   }
 }
@@ -398,7 +406,7 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
           const int t = 2 * slice + tt;
           fpx_u32 a[4];
 #pragma unroll
-          for (int j = 0; j < 4; j++) a[j] = dequant_pair<E, M, ACT_BF16>(code_pair<F>(wr, 4 * t + j));
+          for (int j = 0; j < 4; j++) a[j] = dequant_pair<E, M, ACT_BF16>(wr, 4 * t + j);
 #pragma unroll
           for (int i = 0; i < MT; i++) {
             const fpx_u32 *xw = (const fpx_u32 *)&xv[s][i];
@@ -553,7 +561,7 @@ __global__ void __launch_bounds__(128)
 #pragma unroll
     for (int j = 0; j < 4; j++) {
       /* exact values through the BF16 mapping */
-      const fpx_u32 pair = dequant_pair<E, M, 1>(code_pair<F>(wr, 4 * t + j));
+      const fpx_u32 pair = dequant_pair<E, M, 1>(wr, 4 * t + j);
 #pragma unroll
       for (int h = 0; h < 2; h++) {
         const int row = n_tile * 16 + g + 8 * (j & 1);
