@@ -301,3 +301,48 @@ Test(cli, act_names_the_accepted_types) {
   assert_rejected("latency --act e4m3", "e4m3", "FP8");
   assert_rejected("latency --family w8a8", "w8a8", "FP8");
 }
+
+/* ---- bench --wgmma (checked before any GPU use) ---------------------------- */
+
+Test(cli, bench_help_describes_wgmma) {
+  cli_result *r = run("bench --help");
+  cr_assert_eq(r->exit_code, 0);
+  cr_assert(contains(r->out, "--wgmma LIST") && contains(r->out, "TOKENS/STAGES") &&
+                contains(r->out, "sm_90") && contains(r->out, "MISMATCH") && contains(r->out, "kernel"),
+            "%s", r->out);
+}
+
+Test(cli, bench_wgmma_takes_tokens_stages_lists) {
+  assert_accepted("bench --wgmma 128/4,256/4 --shape 4096,4096 --m 1");
+  assert_accepted("bench --wgmma=64/2 --shape 4096,4096 --m 1");
+  assert_accepted("bench --wgmma 64/8,128/8,256/6 --format e2m1,e4m3 --act e4m3 --shape 4096,4096 --m 1");
+  assert_accepted("bench --family w8a8 --wgmma 128/4 --shape 4096,4096 --m 1");
+  /* allowed for some key: tokens 256 with group scales is skipped at run time */
+  assert_accepted("bench --group 128 --wgmma 256/4,128/4 --shape 4096,4096 --m 1");
+}
+
+Test(cli, bench_wgmma_bad_items_exit_2_naming_them) {
+  static const struct {
+    const char *list, *named;
+  } bad[] = {
+      {"128", "'128'"},         {"128/", "'128/'"},         {"/4", "'/4'"},
+      {"128/4/2", "'128/4/2'"}, {"abc/4", "'abc/4'"},       {"128/x", "'128/x'"},
+      {"128/-4", "'128/-4'"},   {"+128/4", "'+128/4'"},     {"128/4,256", "'256'"},
+      {"96/4", "'96/4'"},       {"128/9", "'128/9'"},       {"128/1", "'128/1'"},
+      {"256/8", "'256/8'"},     {"128/4,128/4", "twice"},   {"128/4,,256/4", "empty item"},
+      {"128/4,", "empty item"}, {"' 128/4'", "' 128/4'"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char args[128];
+    snprintf(args, sizeof args, "bench --wgmma %s --shape 4096,4096 --m 1", bad[i].list);
+    assert_rejected(args, "--wgmma", bad[i].named);
+  }
+  /* the rule broken is named too */
+  assert_rejected("bench --wgmma 96/4", "'96/4'", "64, 128 or 256");
+  assert_rejected("bench --wgmma 128/9", "'128/9'", "2..8");
+  assert_rejected("bench --wgmma 256/8", "'256/8'", "shared memory");
+  assert_rejected("bench --wgmma 64/2,64/3,64/4,64/5,64/6,64/7,64/8,128/2,128/3", "--wgmma", "more than 8");
+  assert_rejected("bench --wgmma", "--wgmma", "needs a value");
+  assert_rejected("bench --wgmma=", "--wgmma", "TOKENS/STAGES");
+  assert_rejected("tune --wgmma 128/4", "--wgmma", "unknown option");
+}

@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """Turns the CSV of `fpx-tune bench --csv` into the Markdown tables of
 BENCHMARKS.md: geometric-mean speedup over cuBLAS per format and M, and the
-M = 1 bandwidth per shape. Usage: tools/bench-report.py BENCH.csv"""
+M = 1 bandwidth per shape, from the rows of fpx_gemm; with `--wgmma` rows
+(kernel column "wgmma"), also the geometric-mean speedup of each wgmma
+configuration over fpx_gemm, from the rows whose check passed.
+Usage: tools/bench-report.py BENCH.csv"""
 import collections
 import csv
 import math
 import sys
 
-rows = list(csv.DictReader(open(sys.argv[1])))
+all_rows = list(csv.DictReader(open(sys.argv[1])))
+# CSVs older than the kernel column hold fpx_gemm rows only
+rows = [r for r in all_rows if r.get("kernel", "fpx_gemm") in ("", "fpx_gemm")]
+wgmma = [r for r in all_rows if r.get("kernel") == "wgmma"]
 formats = list(dict.fromkeys(r["format"] for r in rows))
 ms = sorted({int(r["M"]) for r in rows})
 shapes = list(dict.fromkeys(r["shape"] for r in rows))
@@ -31,3 +37,23 @@ for s in shapes:
     a = by[formats[0]]
     cells = ["%.1f us, %.0f%%" % (float(by[f]["fpx_us"]), float(by[f]["pct_of_copy"])) for f in formats]
     print("| %s | %s | %s | %s | %s |" % (s, a["N"], a["K"], " | ".join(cells), a["cublas_us"]))
+
+if wgmma:
+    base = {(r["format"], r["shape"], r["M"]): float(r["fpx_us"]) for r in rows}
+    ratio = collections.defaultdict(list)
+    failed = 0
+    for r in wgmma:
+        key = (r["format"], r["shape"], r["M"])
+        if r["check"] != "ok" or key not in base:
+            failed += 1
+            continue
+        ratio[(r["format"], r["config"], int(r["M"]))].append(base[key] / float(r["fpx_us"]))
+    pairs = list(dict.fromkeys((r["format"], r["config"]) for r in wgmma))
+    print()
+    print("| wgmma vs fpx_gemm | " + " | ".join("M=%d" % m for m in ms) + " |")
+    print("|---" * (len(ms) + 1) + "|")
+    for f, c in pairs:
+        cells = ["%.2fx" % geo(ratio[(f, c, m)]) if ratio[(f, c, m)] else "-" for m in ms]
+        print("| %s %s | %s |" % (f, c, " | ".join(cells)))
+    if failed:
+        print("\n%d wgmma rows left out (check not ok)" % failed)

@@ -21,6 +21,12 @@
  * FP8 activations are random BF16 rows quantized per row on the host
  * (fpx_quantize_activations), as a serving stack's quantizer would make
  * them; the dense baselines get dense random data of their own types.
+ *
+ * With --wgmma, each point also runs the Hopper wgmma family through its
+ * internal launcher for every listed configuration valid for the key: its
+ * output is first compared with fpx_gemm's on the same inputs (both
+ * outputs poisoned before), then it is timed like fpx_gemm and reported as
+ * a row of its own (config "wgmma:TOKENS/STAGES", CSV kernel "wgmma").
  */
 #include <errno.h>
 #include <math.h>
@@ -31,6 +37,7 @@
 
 #include "cli.h"
 #include "cli_bench.h"
+#include "cli_bench_wgmma.h"
 #include "cli_problem.h"
 #include "workload.h"
 #include "config.h"
@@ -38,6 +45,7 @@
 #include "cublas_loader.h"
 #include "cublaslt_loader.h"
 #include "cuda_api.h"
+#include "dtype.h"
 #include "error.h"
 #include "layout.h"
 #include "timing.h"
@@ -56,6 +64,7 @@ typedef struct bench_opts {
   fpx_wo_config config; /* fields CONFIG_UNSET unless given */
   const char *csv_path;
   int fp8_fast_accum; /* cuBLASLt FP8 baseline with fast accumulation */
+  cli_wgmma_list wgmma; /* --wgmma: configurations of the wgmma family */
 } bench_opts;
 
 static const size_t default_ms[] = {1, 8, 16, 32, 64, 128};
@@ -87,7 +96,7 @@ void fpx__cli_bench_usage(FILE *out) {
           "                    e.g. e3m2,e2m2,e2m1,e4m3\n"
           "  --act TYPE        activations: bf16 (default) or f16 (also the output type),\n"
           "                    or e4m3 / e5m2 (FP8, per-token scales; output bf16; formats\n"
-          "                    with E <= 4 and M <= 3, or E <= 5 and M <= 2; K %% 16 == 0)\n"
+          "                    with E <= 4 and M <= 3, or e5m2; K %% 16 == 0)\n"
           "  --group G         scale group size 0 (per row), 32, 64, 128, 256 (default 0)\n"
           "  --model NAME      llama3-8b, llama3-70b or llama3-405b: its qkv, o, gate_up and\n"
           "                    down shapes (repeatable; default llama3-8b if no --shape)\n"
@@ -102,6 +111,11 @@ void fpx__cli_bench_usage(FILE *out) {
           "  --device D        CUDA device ordinal (default 0)\n"
           "  --fp8-fast-accum  the cuBLASLt FP8 baseline with fast accumulation\n"
           "                    (CUBLASLT_MATMUL_DESC_FAST_ACCUM; default off)\n"
+          "  --wgmma LIST      also time the Hopper wgmma family (sm_90 only; not yet in\n"
+          "                    fpx_gemm's dispatch) for each TOKENS/STAGES item of LIST,\n"
+          "                    e.g. 128/4,256/4 (tokens 64, 128 or 256; stages 2..8; at\n"
+          "                    most %d items); a configuration the key does not allow\n"
+          "                    (group scales need tokens <= 128) is skipped with a note\n"
           "  --csv FILE        also write every row to FILE as CSV\n"
           "  -h, --help        this help\n"
           "\n"
@@ -113,8 +127,22 @@ void fpx__cli_bench_usage(FILE *out) {
           "CSV has every column (fp8_baseline_us, fp8_speedup, fp8_scaling empty\n"
           "when not measured).\n"
           "\n"
-          "exit status: 0 success, 1 GPU or library failure, 2 bad arguments\n",
-          cli_program);
+          "With --wgmma every point gets one more row per configuration (config\n"
+          "wgmma:TOKENS/STAGES, its time in the fpx_us column) and a check column:\n"
+          "before timing, the wgmma output is compared once with fpx_gemm's on the\n"
+          "same inputs (both outputs poisoned with NaN first): ok when every element\n"
+          "is finite and max|wgmma - fpx_gemm| <= %.0e x max|fpx_gemm| (the value\n"
+          "printed is that ratio), else MISMATCH (still timed, flagged in the row,\n"
+          "left out of the means); ERROR when the launch fails (no time). Then the\n"
+          "geometric mean speedups of each configuration over cuBLAS and over\n"
+          "fpx_gemm, from checked rows. CSV columns kernel (fpx_gemm or wgmma),\n"
+          "check and check_rel_diff come last; tools/bench-report.py reads the\n"
+          "fpx_gemm rows.\n"
+          "\n"
+          "exit status: 0 success, 1 GPU or library failure (or a wgmma row that is\n"
+          "MISMATCH or ERROR, after every row is printed), 2 bad arguments (--wgmma\n"
+          "on a GPU other than sm_90 included)\n",
+          cli_program, CLI_MAX_WGMMA, CLI_WGMMA_TOLERANCE);
 }
 
 /* ---- argument parsing ------------------------------------------------------ */
@@ -144,6 +172,7 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
     else if (OPT("--m-tiles")) rc = cli_parse_choice("bench", "--m-tiles", v, pow2_8, 4, &o->config.m_tiles);
     else if (OPT("--split-k")) rc = cli_parse_choice("bench", "--split-k", v, split_range, 0, &o->config.split_k);
     else if (strcmp(argv[i], "--fp8-fast-accum") == 0) o->fp8_fast_accum = 1;
+    else if (OPT("--wgmma")) rc = cli_wgmma_parse("bench", v, &o->wgmma);
     else if (OPT("--csv")) {
       if (v[0] == '\0') rc = cli_usage_error("bench: --csv needs a file name");
       o->csv_path = v;
@@ -213,7 +242,21 @@ typedef struct bench_run {
   int speedup_count[CLI_MAX_FORMATS][CLI_MAX_MS];
   double log_speedup_fp8[CLI_MAX_FORMATS][CLI_MAX_MS];
   int speedup_fp8_count[CLI_MAX_FORMATS][CLI_MAX_MS];
+  /* --wgmma: per configuration, the log speedups of checked rows over
+   * cuBLAS and over fpx_gemm; the rows that failed their check or launch */
+  double wgmma_log_blas[CLI_MAX_WGMMA][CLI_MAX_FORMATS][CLI_MAX_MS];
+  int wgmma_blas_count[CLI_MAX_WGMMA][CLI_MAX_FORMATS][CLI_MAX_MS];
+  double wgmma_log_fpx[CLI_MAX_WGMMA][CLI_MAX_FORMATS][CLI_MAX_MS];
+  int wgmma_fpx_count[CLI_MAX_WGMMA][CLI_MAX_FORMATS][CLI_MAX_MS];
+  size_t wgmma_mismatches, wgmma_errors;
 } bench_run;
+
+/* The buffers of the --wgmma check for one shape: its own output and host
+ * copies of both outputs (max M x N elements). */
+typedef struct wgmma_buffers {
+  CUdeviceptr y;
+  void *ref, *got;
+} wgmma_buffers;
 
 static void config_text(const fpx_wo_config *c, char *buf, size_t size) {
   snprintf(buf, size, "%d/%d/%d/%d", c->warps_n, c->warps_k, c->m_tiles, c->split_k);
@@ -235,31 +278,69 @@ fail:
   return st;
 }
 
-/* One table row (and CSV row); a baseline time of 0 was not measured. */
-static void print_row(bench_run *b, const char *format, const cli_shape *s, size_t m,
-                      const char *cfg, double fpx_us, double blas_us, double lt_us,
-                      size_t weight_bytes) {
-  const double gbps = (double)weight_bytes / (fpx_us * 1e3);
+/* One row of the table and of the CSV. */
+typedef struct bench_row {
+  const char *format;
+  const cli_shape *s;
+  size_t m;
+  const char *cfg;
+  const char *kernel;     /* "fpx_gemm" or "wgmma" */
+  double us;              /* the kernel's median; 0: no time (ERROR) */
+  double blas_us, lt_us;  /* baselines; 0: not measured */
+  size_t weight_bytes;
+  const char *check;      /* wgmma rows: "ok", "MISMATCH", "ERROR"; else NULL */
+  double rel_diff;        /* wgmma rows that were compared: max|diff| / max|ref| */
+} bench_row;
+
+static void print_row(bench_run *b, const bench_row *r) {
+  const double gbps = r->us > 0 ? (double)r->weight_bytes / (r->us * 1e3) : 0;
   const double pct = 100.0 * gbps / b->copy_gbps;
-  printf("%-6s %-16s %6zu %6zu %5zu %-11s %10.2f ", format, s->name, s->n, s->k, m, cfg, fpx_us);
-  if (blas_us > 0) printf("%10.2f %7.2fx", blas_us, blas_us / fpx_us);
-  else printf("%10s %8s", "-", "-");
+  const int timed = r->us > 0, compared = r->check != NULL && strcmp(r->check, "ERROR") != 0;
+  printf("%-6s %-16s %6zu %6zu %5zu %-11s ", r->format, r->s->name, r->s->n, r->s->k, r->m, r->cfg);
+  if (timed) printf("%10.2f ", r->us);
+  else printf("%10s ", "-");
+  if (r->blas_us > 0) printf("%10.2f ", r->blas_us);
+  else printf("%10s ", "-");
+  if (timed && r->blas_us > 0) printf("%7.2fx", r->blas_us / r->us);
+  else printf("%8s", "-");
   if (b->fp8) {
-    if (lt_us > 0) printf(" %10.2f %6.2fx", lt_us, lt_us / fpx_us);
-    else printf(" %10s %7s", "-", "-");
+    if (r->lt_us > 0) printf(" %10.2f ", r->lt_us);
+    else printf(" %10s ", "-");
+    if (timed && r->lt_us > 0) printf("%6.2fx", r->lt_us / r->us);
+    else printf("%7s", "-");
   }
-  printf(" %9.1f %6.1f%%\n", gbps, pct);
+  if (timed) printf(" %9.1f %6.1f%%", gbps, pct);
+  else printf(" %9s %7s", "-", "-");
+  if (b->o->wgmma.count > 0) {
+    if (r->check == NULL) printf("  ref");
+    else if (compared) printf("  %s %.1e", r->check, r->rel_diff);
+    else printf("  %s", r->check);
+  }
+  printf("\n");
   fflush(stdout);
-  if (b->csv != NULL) {
-    fprintf(b->csv, "\"%s\",%s,%s,%d,%s,%zu,%zu,%zu,%s,%.3f,", b->dev.name, format,
-            fpx_dtype_name(b->o->p.act), b->o->p.group, s->name, s->n, s->k, m, cfg, fpx_us);
-    if (blas_us > 0) fprintf(b->csv, "%.3f,%.4f,", blas_us, blas_us / fpx_us);
-    else fprintf(b->csv, ",,");
-    fprintf(b->csv, "%zu,%.1f,%.1f,%.2f,", weight_bytes, gbps, b->copy_gbps, pct);
-    if (lt_us > 0)
-      fprintf(b->csv, "%.3f,%.4f,%s\n", lt_us, lt_us / fpx_us, fpx__lt_scaling_name(b->lt_scaling));
-    else fprintf(b->csv, ",,\n");
+  if (b->csv == NULL) return;
+  fprintf(b->csv, "\"%s\",%s,%s,%d,%s,%zu,%zu,%zu,%s,", b->dev.name, r->format,
+          fpx_dtype_name(b->o->p.act), b->o->p.group, r->s->name, r->s->n, r->s->k, r->m, r->cfg);
+  if (timed) fprintf(b->csv, "%.3f,", r->us);
+  else fprintf(b->csv, ",");
+  if (r->blas_us > 0) fprintf(b->csv, "%.3f,", r->blas_us);
+  else fprintf(b->csv, ",");
+  if (timed && r->blas_us > 0) fprintf(b->csv, "%.4f,", r->blas_us / r->us);
+  else fprintf(b->csv, ",");
+  fprintf(b->csv, "%zu,", r->weight_bytes);
+  if (timed) fprintf(b->csv, "%.1f,%.1f,%.2f,", gbps, b->copy_gbps, pct);
+  else fprintf(b->csv, ",%.1f,,", b->copy_gbps);
+  if (r->lt_us > 0) {
+    fprintf(b->csv, "%.3f,", r->lt_us);
+    if (timed) fprintf(b->csv, "%.4f,", r->lt_us / r->us);
+    else fprintf(b->csv, ",");
+    fprintf(b->csv, "%s,", fpx__lt_scaling_name(b->lt_scaling));
+  } else {
+    fprintf(b->csv, ",,,");
   }
+  fprintf(b->csv, "%s,%s,", r->kernel, r->check ? r->check : "");
+  if (compared) fprintf(b->csv, "%.3e\n", r->rel_diff);
+  else fprintf(b->csv, "\n");
 }
 
 /* The cuBLASLt FP8 baseline of one shape, every M: dense random E4M3
@@ -303,6 +384,82 @@ fail:
   return st;
 }
 
+/* ---- --wgmma ---------------------------------------------------------------- */
+
+static fpx__wo_key wgmma_key(const bench_run *b, size_t f) {
+  const bench_opts *o = b->o;
+  return (fpx__wo_key){o->p.formats[f], o->p.act, b->dense, o->p.group};
+}
+
+/* The --wgmma rows of one point (format f, M index i; `row` is its
+ * fpx_gemm row): fpx_gemm's output of `ref` (the call just timed) into a
+ * poisoned y, then for each valid configuration the check and the timing
+ * (cli_wgmma_measure) and its row. A launch or timing that fails gives an
+ * ERROR row and drops that configuration for the other M of this format
+ * and shape; driver failures around them end the run. */
+static fpx_status wgmma_point(bench_run *b, size_t f, size_t i, const cli_shape *s, fpx__gemm_call *ref,
+                              const int *valid, int *failed, wgmma_buffers *wb, bench_row row) {
+  fpx_status st = FPX_OK;
+  const bench_opts *o = b->o;
+  const fpx__cu_table *cu = b->cu;
+  const size_t count = ref->args.m * s->n, bytes = count * fpx__dtype_size(b->dense);
+  const double fpx_us = row.us;
+  int any = 0;
+  for (size_t c = 0; c < o->wgmma.count; c++) any |= valid[c] && !failed[c];
+  if (!any) return FPX_OK;
+  FPX_CU(cu, cuMemsetD8Async(ref->args.y, 0xFF, bytes, b->stream)); /* NaN in f16 and bf16 */
+  FPX_TRY(fpx__timed_gemm(ref, b->stream));
+  FPX_CU(cu, cuStreamSynchronize(b->stream));
+  FPX_CU(cu, cuMemcpyDtoH(wb->ref, ref->args.y, bytes));
+  for (size_t c = 0; c < o->wgmma.count; c++) {
+    if (!valid[c] || failed[c]) continue;
+    cli_wgmma_call call = {b->ctx, wgmma_key(b, f), o->wgmma.configs[c], ref->args};
+    cli_wgmma_result res;
+    char label[32];
+    call.args.y = wb->y;
+    call.args.config = NULL;
+    cli_wgmma_label(&call.config, label, sizeof label);
+    st = cli_wgmma_measure(&b->timer, &call, wb->ref, wb->got, WARMUPS, o->iters, &res);
+    if (st != FPX_OK) {
+      fprintf(stderr, "%s: bench: ERROR: %s, %s %s M=%zu: the GPU failed while it was checked or timed\n",
+              cli_program, label, row.format, s->name, row.m);
+      goto fail;
+    }
+    const cli_wgmma_check *chk = &res.check;
+    row.cfg = label;
+    row.kernel = "wgmma";
+    row.us = res.us;
+    row.check = res.status != FPX_OK ? "ERROR" : chk->ok ? "ok" : "MISMATCH";
+    row.rel_diff = chk->rel_diff;
+    if (res.compared && !chk->ok)
+      fprintf(stderr,
+              "%s: bench: MISMATCH: %s, %s %s M=%zu: max|wgmma - fpx_gemm| = %.4g at [%zu][%zu] = %.3g x "
+              "max|fpx_gemm| (%.4g), tolerance %.0e; non-finite outputs: %zu of wgmma, %zu of fpx_gemm\n",
+              cli_program, label, row.format, s->name, row.m, chk->max_diff, chk->worst / s->n,
+              chk->worst % s->n, chk->rel_diff, chk->max_ref, CLI_WGMMA_TOLERANCE, chk->got_nonfinite,
+              chk->ref_nonfinite);
+    if (res.status != FPX_OK) {
+      failed[c] = 1;
+      fprintf(stderr, "%s: bench: ERROR: %s, %s %s M=%zu: %s failed: %s; skipped for the other M of %s %s\n",
+              cli_program, label, row.format, s->name, row.m, res.stage, fpx_last_error(), row.format,
+              s->name);
+    }
+    print_row(b, &row);
+    b->wgmma_errors += res.status != FPX_OK;
+    b->wgmma_mismatches += res.status == FPX_OK && !chk->ok;
+    if (res.status == FPX_OK && chk->ok) {
+      if (row.blas_us > 0) {
+        b->wgmma_log_blas[c][f][i] += log(row.blas_us / row.us);
+        b->wgmma_blas_count[c][f][i]++;
+      }
+      b->wgmma_log_fpx[c][f][i] += log(fpx_us / row.us);
+      b->wgmma_fpx_count[c][f][i]++;
+    }
+  }
+fail:
+  return st;
+}
+
 /* Every format and M for one shape. */
 static fpx_status cli_shape_all(bench_run *b, const cli_shape *s) {
   fpx_status st = FPX_OK;
@@ -315,10 +472,21 @@ static fpx_status cli_shape_all(bench_run *b, const cli_shape *s) {
   CUdeviceptr x = 0, y = 0, w = 0, x8 = 0, xs = 0, lt_x8 = 0, lt_xs = 0;
   fpx_weights *weights = NULL;
   double blas_us[CLI_MAX_MS] = {0}, lt_us[CLI_MAX_MS] = {0};
+  wgmma_buffers wb = {0, NULL, NULL};
   size_t max_m = 0;
   for (size_t i = 0; i < o->p.m_count; i++)
     if (o->p.ms[i] > max_m) max_m = o->p.ms[i];
   FPX_CU(cu, cuMemAlloc(&y, max_m * s->n * dense_bytes));
+  if (o->wgmma.count > 0) {
+    FPX_CU(cu, cuMemAlloc(&wb.y, max_m * s->n * dense_bytes));
+    wb.ref = malloc(max_m * s->n * dense_bytes);
+    wb.got = malloc(max_m * s->n * dense_bytes);
+    if (wb.ref == NULL || wb.got == NULL) {
+      st = fpx__error(FPX_ERR_OUT_OF_MEMORY, "no host memory for the --wgmma check (2 x %zu bytes)",
+                      max_m * s->n * dense_bytes);
+      goto fail;
+    }
+  }
   if (!b->fp8 || b->blas != NULL) {
     FPX_CU(cu, cuMemAlloc(&x, max_m * s->k * dense_bytes));
     FPX_TRY(fpx__fill_device16(cu, x, max_m * s->k, b->value_table, &b->rng, b->chunk));
@@ -356,7 +524,10 @@ static fpx_status cli_shape_all(bench_run *b, const cli_shape *s) {
   for (size_t f = 0; f < o->p.format_count; f++) {
     fpx_format_info info;
     size_t weight_bytes = 0;
+    int wgmma_ok[CLI_MAX_WGMMA] = {0}, wgmma_failed[CLI_MAX_WGMMA] = {0};
     FPX_TRY(fpx_format_get_info(o->p.formats[f], &info));
+    const fpx__wo_key key = wgmma_key(b, f);
+    cli_wgmma_valid(&o->wgmma, &key, s == &o->p.shapes[0] ? "bench" : NULL, wgmma_ok);
     FPX_TRY(fpx__random_weights(b->ctx, o->p.formats[f], o->p.group, s->n, s->k, &b->rng, NULL, &weights,
                          &weight_bytes));
     for (size_t i = 0; i < o->p.m_count; i++) {
@@ -371,7 +542,10 @@ static fpx_status cli_shape_all(bench_run *b, const cli_shape *s) {
       if (explicit_cfg) a.args.config = &cfg;
       FPX_TRY(fpx__timer_median_us(&b->timer, fpx__timed_gemm, &a, WARMUPS, o->iters, &us));
       config_text(&cfg, cfg_buf, sizeof cfg_buf);
-      print_row(b, info.name, s, o->p.ms[i], cfg_buf, us, blas_us[i], lt_us[i], weight_bytes);
+      const bench_row row = {info.name, s, o->p.ms[i], cfg_buf, "fpx_gemm", us, blas_us[i], lt_us[i],
+                             weight_bytes, NULL, 0};
+      print_row(b, &row);
+      FPX_TRY(wgmma_point(b, f, i, s, &a, wgmma_ok, wgmma_failed, &wb, row));
       if (blas_us[i] > 0) {
         b->log_speedup[f][i] += log(blas_us[i] / us);
         b->speedup_count[f][i]++;
@@ -390,6 +564,9 @@ fail:
    * matter: after a failure the stream may be broken) */
   if (st != FPX_OK) (void)cu->cuStreamSynchronize(b->stream);
   fpx_weights_destroy(weights);
+  free(wb.ref);
+  free(wb.got);
+  if (wb.y) cu->cuMemFree(wb.y);
   if (lt_xs) cu->cuMemFree(lt_xs);
   if (lt_x8) cu->cuMemFree(lt_x8);
   if (xs) cu->cuMemFree(xs);
@@ -400,13 +577,14 @@ fail:
   return st;
 }
 
-/* One table of geometric mean speedups (baseline time / fpx time). */
-static void print_geomean_table(const bench_run *b, const char *baseline, double log_sum[][CLI_MAX_MS],
-                                int count[][CLI_MAX_MS]) {
+/* One table of geometric mean speedups (baseline time / kernel time). */
+static void print_geomean_table(const bench_run *b, const char *baseline, const char *kernel,
+                                double log_sum[][CLI_MAX_MS], int count[][CLI_MAX_MS]) {
   const bench_opts *o = b->o;
   char cell[32];
-  printf("\ngeometric mean speedup over %zu shape%s (%s time / fpx time):\n%-6s", o->p.shape_count,
-         o->p.shape_count == 1 ? "" : "s", baseline, "format");
+  printf("\ngeometric mean speedup over %zu shape%s (%s time / %s time%s):\n%-6s", o->p.shape_count,
+         o->p.shape_count == 1 ? "" : "s", baseline, kernel,
+         strncmp(kernel, "wgmma", 5) == 0 ? ", rows whose check passed" : "", "format");
   for (size_t i = 0; i < o->p.m_count; i++) {
     snprintf(cell, sizeof cell, "M=%zu", o->p.ms[i]);
     printf(" %9s", cell);
@@ -427,10 +605,18 @@ static void print_geomean_table(const bench_run *b, const char *baseline, double
 
 static void print_geomeans(bench_run *b) {
   int any_fp8 = 0;
-  if (b->blas != NULL) print_geomean_table(b, "cuBLAS", b->log_speedup, b->speedup_count);
+  if (b->blas != NULL) print_geomean_table(b, "cuBLAS", "fpx", b->log_speedup, b->speedup_count);
   for (size_t f = 0; f < CLI_MAX_FORMATS; f++)
     for (size_t i = 0; i < CLI_MAX_MS; i++) any_fp8 |= b->speedup_fp8_count[f][i] > 0;
-  if (any_fp8) print_geomean_table(b, "cuBLASLt FP8", b->log_speedup_fp8, b->speedup_fp8_count);
+  if (any_fp8) print_geomean_table(b, "cuBLASLt FP8", "fpx", b->log_speedup_fp8, b->speedup_fp8_count);
+  /* --wgmma: each configuration, from the rows whose check passed */
+  for (size_t c = 0; c < b->o->wgmma.count; c++) {
+    char kernel[32];
+    cli_wgmma_label(&b->o->wgmma.configs[c], kernel, sizeof kernel);
+    if (b->blas != NULL)
+      print_geomean_table(b, "cuBLAS", kernel, b->wgmma_log_blas[c], b->wgmma_blas_count[c]);
+    print_geomean_table(b, "fpx_gemm", kernel, b->wgmma_log_fpx[c], b->wgmma_fpx_count[c]);
+  }
 }
 
 static void print_header(const bench_run *b) {
@@ -471,14 +657,22 @@ static void print_header(const bench_run *b) {
                  o->config.m_tiles == CONFIG_UNSET && o->config.split_k == CONFIG_UNSET
              ? "library default, fpx_gemm_default_config"
              : "explicit fields over the library default");
+  if (o->wgmma.count > 0)
+    printf("# wgmma:TOKENS/STAGES rows: the Hopper wgmma family (fpx__wgmma_gemm_launch, not in "
+           "fpx_gemm's dispatch), timed alike after one check against fpx_gemm on the same inputs; "
+           "check = ok or MISMATCH and max|wgmma - fpx_gemm| / max|fpx_gemm| (tolerance %.0e), "
+           "ref = the fpx_gemm row it was compared with\n",
+           CLI_WGMMA_TOLERANCE);
   printf("%-6s %-16s %6s %6s %5s %-11s %10s %10s %8s", "format", "shape", "N", "K", "M", "config",
          "fpx_us", "cublas_us", "speedup");
   if (b->fp8) printf(" %10s %7s", "lt_fp8_us", "vs_fp8");
-  printf(" %9s %7s\n", "weight_GB/s", "%copy");
+  printf(" %9s %7s", "weight_GB/s", "%copy");
+  if (o->wgmma.count > 0) printf("  check");
+  printf("\n");
   if (b->csv != NULL)
     fprintf(b->csv, "gpu,format,act,group,shape,N,K,M,config,fpx_us,cublas_us,speedup,"
                     "weight_bytes,weight_GBps,copy_GBps,pct_of_copy,fp8_baseline_us,fp8_speedup,"
-                    "fp8_scaling\n");
+                    "fp8_scaling,kernel,check,check_rel_diff\n");
 }
 
 /* Probes one scaling mode of the FP8 baseline on a small problem: plans
@@ -576,6 +770,12 @@ int fpx__cli_bench(int argc, char **argv) {
   FPX_TRY(fpx_ctx_create(&ctx_opts, &b->ctx));
   FPX_TRY(fpx__cu_get(&b->cu));
   FPX_TRY(fpx_ctx_device_info(b->ctx, &b->dev));
+  if (opts.wgmma.count > 0 && b->ctx->sm_version != 90) {
+    rc = cli_usage_error("bench: --wgmma needs an sm_90 GPU (the wgmma kernels are sm_90a only); device %d "
+                         "is %s (%s)",
+                         opts.p.device, b->dev.name, b->dev.arch);
+    goto done;
+  }
   const fpx__cu_table *cu = b->cu;
   stage = "setup";
   b->value_table = malloc(65536 * sizeof *b->value_table);
@@ -619,6 +819,9 @@ int fpx__cli_bench(int argc, char **argv) {
   }
   print_geomeans(b);
   rc = CLI_EXIT_OK;
+  if (b->wgmma_mismatches + b->wgmma_errors > 0)
+    rc = cli_failure("bench: %zu wgmma row%s MISMATCH and %zu ERROR (see the rows and the messages above)",
+                     b->wgmma_mismatches, b->wgmma_mismatches == 1 ? "" : "s", b->wgmma_errors);
   goto done;
 fail:
   rc = report_failure(b, stage);

@@ -62,7 +62,7 @@ int cli_problem_add_shape(cli_problem *o, const char *name, size_t n, size_t k);
 /* Fills defaults (e3m2, or e4m3 for --family w8a8; the default model, the
  * default M list) and checks the combinations: --family against --format
  * and --act, format/dtype pairs (a format runs with FP8 activations when
- * E <= 4 and M <= 3, or E <= 5 and M <= 2), K % 16 == 0 with FP8
+ * E <= 4 and M <= 3, or it is e5m2), K % 16 == 0 with FP8
  * activations. Prints the usage error and returns CLI_EXIT_USAGE. */
 int cli_problem_finish(cli_problem *o, const char *default_model, const size_t *default_ms,
                        size_t default_m_count);
