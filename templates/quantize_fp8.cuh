@@ -27,6 +27,14 @@
  * instruction on sm_89+ (HW = 1), else integer code (HW = 0, or any arch
  * below sm_89): round to nearest even on the f32 bits, saturating.
  *
+ * Fast path (HW = 1 on sm_89+): a unit of 16 or 8 elements is first encoded
+ * from two FP32 products that bracket x / s (encode_unit_fast: 2 FMUL and
+ * one conversion per element); where both give the same code it is the
+ * right one, and a unit where any element's two codes differ (about 1 in
+ * 2^16 random elements; every tie and near-tie) is encoded again by the
+ * exact path above. The row amax uses one packed max per two elements on
+ * sm_86+.
+ *
  * Row kernel: a group of 2^group_log2 threads (32..1024) per row, 32
  * elements per thread per tile, 16-byte loads (L1 bypassed), 16-byte code
  * stores when K % 16 == 0 (U = 16), else 8-byte ones (U = 8). A row of up to
@@ -69,9 +77,11 @@ __device__ __forceinline__ float dynamic_scale(fpx_u32 amax_bits, float scale_ub
 }
 
 /* A scale prepared for the encode: s and x multiplied by p (a power of two,
- * 1 unless s is outside [2^-64, 2^64]), and inv = 1 / (s * p). */
+ * 1 unless s is outside [2^-64, 2^64]), and inv = 1 / (s * p). lo and hi
+ * bracket 1 / s for the fast path (encode_unit_fast): inv * (1 -+ 2^-21);
+ * when p != 1 there is no fast path and hi is +Inf (fast_allowed fails). */
 struct Scale {
-  float s, inv, p;
+  float s, inv, p, lo, hi;
 };
 
 __device__ __forceinline__ Scale prepare_scale(float s) {
@@ -81,7 +91,18 @@ __device__ __forceinline__ Scale prepare_scale(float s) {
   else if (s > 0x1p64f) r.p = 0x1p-64f;
   r.s = __fmul_rn(s, r.p);
   r.inv = __fdiv_rn(1.0f, r.s);
+  const bool fast = r.p == 1.0f;
+  r.lo = fast ? __fmul_rn(r.inv, 0x1.fffffcp-1f) : 0.0f;
+  r.hi = fast ? __fmul_rn(r.inv, 0x1.000002p+0f) : __uint_as_float(0x7F800000u);
   return r;
+}
+
+/* Whether the fast path may run on inputs of magnitude at most `bound`
+ * (a thread's running amax, f32): the scale needs no prescaling and the
+ * bracket products stay below 2^126. False for a NaN or Inf bound and a
+ * NaN scale (such rows take the exact path). */
+__device__ __forceinline__ bool fast_allowed(const Scale &c, float bound) {
+  return __fmul_rn(bound, c.hi) < 0x1p126f;
 }
 
 /* f32 bits of x / s rounded to odd at 24 bits, with the sign of x. PRE: x
@@ -138,6 +159,23 @@ __device__ __forceinline__ fpx_u32 encode_pair(fpx_u32 b0, fpx_u32 b1) {
   return encode_soft<FMT>(b0) | (encode_soft<FMT>(b1) << 8);
 }
 
+/* Four codes, byte e of the result the code of f[e] (sm_89+ only). */
+template <int FMT>
+__device__ __forceinline__ fpx_u32 encode_quad(const float (&f)[4]) {
+  fpx_u32 d = 0;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  if constexpr (FMT == 0)
+    asm("{\n\t.reg .b16 l, h;\n\tcvt.rn.satfinite.e4m3x2.f32 l, %2, %1;\n\t"
+        "cvt.rn.satfinite.e4m3x2.f32 h, %4, %3;\n\tmov.b32 %0, {l, h};\n\t}"
+        : "=r"(d) : "f"(f[0]), "f"(f[1]), "f"(f[2]), "f"(f[3]));
+  else
+    asm("{\n\t.reg .b16 l, h;\n\tcvt.rn.satfinite.e5m2x2.f32 l, %2, %1;\n\t"
+        "cvt.rn.satfinite.e5m2x2.f32 h, %4, %3;\n\tmov.b32 %0, {l, h};\n\t}"
+        : "=r"(d) : "f"(f[0]), "f"(f[1]), "f"(f[2]), "f"(f[3]));
+#endif
+  return d;
+}
+
 /* byte permute: result byte i = byte sel[i] of the 8 bytes {b:a} */
 __device__ __forceinline__ fpx_u32 prmt(fpx_u32 a, fpx_u32 b, fpx_u32 sel) {
   fpx_u32 d;
@@ -178,8 +216,28 @@ __device__ __forceinline__ fpx_u32 magnitude_bits(fpx_u32 h) {
   return __float_as_uint(f);
 }
 
-/* Running maximum of the 16-bit magnitudes of the two halves of words. */
+/* Running maximum of the 16-bit magnitudes of the elements of words (NaN
+ * and Inf above every finite magnitude, as 16-bit patterns). sm_86+: one
+ * packed max per word (max.NaN.xorsign.abs: the larger magnitude in each
+ * half, a NaN input gives NaN; the sign bits are junk and masked at the
+ * end); before: integer maxima of the masked halves. */
+template <int DT>
 struct AmaxAcc {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 860
+  fpx_u32 m;
+  __device__ __forceinline__ void zero() { m = 0; }
+  __device__ __forceinline__ void max_word(fpx_u32 w) {
+    if constexpr (DT == 1) asm("max.NaN.xorsign.abs.bf16x2 %0, %0, %1;" : "+r"(m) : "r"(w));
+    else asm("max.NaN.xorsign.abs.f16x2 %0, %0, %1;" : "+r"(m) : "r"(w));
+  }
+  __device__ __forceinline__ void add(const uint4 &v) {
+    max_word(v.x);
+    max_word(v.y);
+    max_word(v.z);
+    max_word(v.w);
+  }
+  __device__ __forceinline__ fpx_u32 value16() const { return max(m & 0x7FFFu, (m >> 16) & 0x7FFFu); }
+#else
   fpx_u32 lo, hi;
   __device__ __forceinline__ void zero() { lo = hi = 0; }
   __device__ __forceinline__ void add(const uint4 &v) {
@@ -187,6 +245,7 @@ struct AmaxAcc {
     hi = max(hi, max(max(v.x & 0x7FFF0000u, v.y & 0x7FFF0000u), max(v.z & 0x7FFF0000u, v.w & 0x7FFF0000u)));
   }
   __device__ __forceinline__ fpx_u32 value16() const { return max(lo, hi >> 16); }
+#endif
 };
 
 __device__ __forceinline__ fpx_u32 warp_max(fpx_u32 v) {
@@ -229,6 +288,46 @@ __device__ __forceinline__ void encode_unit(const uint4 (&in)[U / 8], const Scal
   }
 }
 
+/* The fast path (sm_89+, conversion instruction): codes of one unit from
+ * the bracket ql = x * lo, qh = x * hi of the exact quotient x / s, and
+ * nonzero when a code of ql differs from the code of qh anywhere in the unit
+ * (then the caller encodes the unit again with encode_unit). Why the codes
+ * are right when they agree: lo <= (1/s)(1 - 2^-21)(1 + 2^-24)^2 and
+ * hi >= (1/s)(1 + 2^-21)(1 - 2^-24)^2, so after the rounding of the product
+ * (relative 2^-24 while it is a normal f32) |ql| < |x / s| < |qh|; the FP8
+ * rounding (nearest even, saturating) is monotonic, so a value between two
+ * with one code has that code. Products below 2^-126 (where the bracket may
+ * fail) only come from |x / s| < 2^-125, whose code is a zero of the sign
+ * of x, as the codes of ql and qh then are. fast_allowed keeps the products
+ * finite. The bracket is 2^-20 wide in relative terms, so random data takes
+ * the exact path about once in 2^16 to 2^17 elements; a true tie (x / s on
+ * a midpoint) or an FP32 quotient on a midpoint always does. */
+template <int DT, int FMT, int U>
+__device__ __forceinline__ fpx_u32 encode_unit_fast(const uint4 (&in)[U / 8], const Scale &c,
+                                                    fpx_u32 (&out)[U / 4]) {
+  fpx_u32 differ = 0;
+#pragma unroll
+  for (int v = 0; v < U / 8; v++) {
+    const fpx_u32 w[4] = {in[v].x, in[v].y, in[v].z, in[v].w};
+#pragma unroll
+    for (int i = 0; i < 4; i += 2) {
+      float x[4];
+      to_floats<DT>(w[i], x[0], x[1]);
+      to_floats<DT>(w[i + 1], x[2], x[3]);
+      float l[4], h[4];
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        l[e] = __fmul_rn(x[e], c.lo);
+        h[e] = __fmul_rn(x[e], c.hi);
+      }
+      const fpx_u32 below = encode_quad<FMT>(l), above = encode_quad<FMT>(h);
+      differ |= below ^ above;
+      out[2 * v + i / 2] = below;
+    }
+  }
+  return differ;
+}
+
 enum { MODE_PER_ROW = 0, MODE_PER_TENSOR = 1, MODE_STATIC = 2 };
 
 /*
@@ -249,6 +348,11 @@ __global__ void __launch_bounds__(1024)
                   float *__restrict__ scales, unsigned *__restrict__ nonfinite, long long m, int k,
                   int group_log2, int mode, float scale_ub, float static_scale) {
   typedef Fp8<FMT> F;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+  constexpr bool FAST = HW != 0; /* the fast path needs the conversion instruction */
+#else
+  constexpr bool FAST = false;
+#endif
   constexpr int VEC = U / 8; /* 16-byte loads per unit */
   constexpr int CH = 32 / U; /* units per thread and tile */
   const int group = 1 << group_log2;
@@ -260,7 +364,7 @@ __global__ void __launch_bounds__(1024)
   const unsigned char *xrow = x + (active ? row : 0) * (long long)k * 2;
   unsigned char *crow = codes + (active ? row : 0) * (long long)k;
   uint4 buf[CH][VEC];
-  AmaxAcc acc;
+  AmaxAcc<DT> acc;
   acc.zero();
 
   auto load_tile = [&](int tile) {
@@ -279,13 +383,17 @@ __global__ void __launch_bounds__(1024)
       for (int v = 0; v < VEC; v++) acc.add(buf[j][v]);
   };
   auto encode_tile = [&](int tile, const Scale &c, bool pre) {
+    /* acc bounds every element this thread has loaded so far */
+    const bool fast = FAST && fast_allowed(c, __uint_as_float(magnitude_bits<DT>(acc.value16())));
 #pragma unroll
     for (int j = 0; j < CH; j++) {
       const int col = tile * tile_elems + (j * group + t) * U;
       if (!(active && col < k)) continue;
       fpx_u32 out[U / 4];
-      if (pre) encode_unit<DT, FMT, HW, U, true>(buf[j], c, out);
-      else encode_unit<DT, FMT, HW, U, false>(buf[j], c, out);
+      if (!fast || encode_unit_fast<DT, FMT, U>(buf[j], c, out) != 0) {
+        if (pre) encode_unit<DT, FMT, HW, U, true>(buf[j], c, out);
+        else encode_unit<DT, FMT, HW, U, false>(buf[j], c, out);
+      }
       if constexpr (U == 16) *(uint4 *)(crow + col) = make_uint4(out[0], out[1], out[2], out[3]);
       else *(uint2 *)(crow + col) = make_uint2(out[0], out[1]);
     }
@@ -327,7 +435,7 @@ template <int DT>
 __global__ void __launch_bounds__(256)
     tensor_amax(const uint4 *__restrict__ x, long long vecs, unsigned *__restrict__ amax_bits) {
   __shared__ fpx_u32 red[8];
-  AmaxAcc acc;
+  AmaxAcc<DT> acc;
   acc.zero();
   const long long stride = (long long)gridDim.x * blockDim.x;
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < vecs; i += 4 * stride) {

@@ -4,8 +4,9 @@
  * bound, per-tensor, static; E4M3 and E5M2; BF16 and F16; odd shapes, rows
  * longer than the registers hold; zero rows, NaN and Inf rows; tiny and huge
  * scales; rows built so that an FP32 quotient lands exactly on an FP8
- * midpoint), with the FP8 conversion instruction and with the integer
- * encoder; and fpx_weights_quantize_gpu against fpx_quantize +
+ * midpoint; true ties and near-ties, which the fast path hands to the
+ * exact one, mixed with units that stay fast), with the FP8 conversion
+ * instruction and with the integer encoder; and fpx_weights_quantize_gpu against fpx_quantize +
  * fpx_weights_upload, packed bytes and scales. Outputs are poisoned first
  * (0xFF codes and NaN scales, which no finite row produces) and the bytes
  * past the outputs are checked untouched. Each test creates its CUDA state
@@ -462,6 +463,63 @@ Test(gpu_quantize, midpoint_traps_round_the_exact_quotient, .timeout = 600) {
       }
       cr_assert_gt(traps, 0, "%s e%dm%d: no trap values found (seed %llu)", fpx_dtype_name(dt), f.exp_bits,
                    f.man_bits, seed_used);
+    }
+  free(x);
+  fpx_ctx_destroy(g.ctx);
+}
+
+/* Rows that send units down the exact path on purpose, mixed with units
+ * that stay on the fast one: true ties (x / s exactly an FP8 midpoint, with
+ * a power-of-two static scale), near-ties of per-row scales (amax a power of
+ * two times 1, 1.5 or 1.75, so that 448 x / amax often is a midpoint while
+ * x / s is 2^-24 away), and a lone tie in an otherwise random row at every
+ * position of a 16-element unit. */
+Test(gpu_quantize, ties_and_near_ties_take_the_exact_path, .timeout = 600) {
+  gpu g = gpu_open();
+  seed_fresh();
+  const size_t m = 48, k = 4112;
+  uint16_t *x = malloc(m * k * 2);
+  cr_assert(x != NULL);
+  for (int d = 1; d <= 2; d++)
+    for (int e5m2 = 0; e5m2 < 2; e5m2++) {
+      const fpx_dtype dt = (fpx_dtype)d;
+      const fpx_format f = fmt_of(e5m2);
+      const float s = 0.25f; /* static: x / s exact */
+      /* FP8 midpoints of this format from 2^-3 to 2^6 (5 significant bits
+       * with the last one set), times s: exact in f16 and bf16 */
+      float mids[512];
+      size_t nm = 0;
+      for (int e = -3; e < 6; e++)
+        for (int j = 1; j < (e5m2 ? 8 : 16); j += 2) mids[nm++] = ldexpf(1.0f + (float)j / (e5m2 ? 8 : 16), e) * s;
+      for (size_t i = 0; i < nm; i++)
+        cr_assert(is_midpoint(f, mids[i] / s) && from16(dt, to16(dt, mids[i])) == mids[i], "%a", (double)mids[i]);
+      fill_random(dt, x, m, k);
+      for (size_t r = 0; r < m; r++)
+        for (size_t c = 0; c < k; c++) {
+          const size_t i = r * k + c;
+          const int sign = (int)((c * 31 + r) % 2);
+          if (r % 3 == 0) /* all ties */
+            x[i] = (uint16_t)(to16(dt, mids[(c * 7 + r) % nm]) | (sign ? 0x8000u : 0));
+          else if (r % 3 == 1 && c % 16 == r % 16) /* one tie per unit, its lane moving with the row */
+            x[i] = (uint16_t)(to16(dt, mids[(c + r) % nm]) | (sign ? 0x8000u : 0));
+        }
+      fpx_act_quant_params p = {sizeof p, FPX_ACT_SCALE_STATIC, 0, s, f};
+      qcase c = {p, dt, m, k, x};
+      check_case(&g, &c);
+      /* per row: amax of few significant bits, other elements random below it */
+      static const float mant[] = {1.0f, 1.5f, 1.75f};
+      for (size_t r = 0; r < m; r++) {
+        const float a = ldexpf(mant[r % 3], (int)(4 * uniform()));
+        for (size_t col = 0; col < k; col++) {
+          uint16_t b = to16(dt, (float)uniform() * a);
+          if ((b & 0x7FFF) == 0) b = to16(dt, a / 3);
+          x[r * k + col] = b;
+        }
+        x[r * k + (r * 37) % k] = to16(dt, a);
+      }
+      p = (fpx_act_quant_params){sizeof p, FPX_ACT_SCALE_PER_ROW, 0, 0, f};
+      c = (qcase){p, dt, m, k, x};
+      check_case(&g, &c);
     }
   free(x);
   fpx_ctx_destroy(g.ctx);
