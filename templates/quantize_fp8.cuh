@@ -27,13 +27,13 @@
  * instruction on sm_89+ (HW = 1), else integer code (HW = 0, or any arch
  * below sm_89): round to nearest even on the f32 bits, saturating.
  *
- * Fast path (HW = 1 on sm_89+): a unit of 16 or 8 elements is first encoded
- * from two FP32 products that bracket x / s (encode_unit_fast: 2 FMUL and
- * one conversion per element); where both give the same code it is the
- * right one, and a unit where any element's two codes differ (about 1 in
- * 2^16 random elements; every tie and near-tie) is encoded again by the
- * exact path above. The row amax uses one packed max per two elements on
- * sm_86+.
+ * Fast path (HW = 1 on sm_89+, F16 input): a unit of 16 or 8 elements is
+ * first encoded from two FP32 products that bracket x / s
+ * (encode_unit_fast: 2 FMUL and one conversion per element); where both
+ * give the same code it is the right one, and a unit where any element's
+ * two codes differ (about 3 in 10^4 random F16 elements; every tie and
+ * near-tie) is encoded again by the exact path above. The row amax uses one
+ * packed max per two elements on sm_86+.
  *
  * Row kernel: a group of 2^group_log2 threads (32..1024) per row, 32
  * elements per thread per tile, 16-byte loads (L1 bypassed), 16-byte code
@@ -299,9 +299,9 @@ __device__ __forceinline__ void encode_unit(const uint4 (&in)[U / 8], const Scal
  * with one code has that code. Products below 2^-126 (where the bracket may
  * fail) only come from |x / s| < 2^-125, whose code is a zero of the sign
  * of x, as the codes of ql and qh then are. fast_allowed keeps the products
- * finite. The bracket is 2^-20 wide in relative terms, so random data takes
- * the exact path about once in 2^16 to 2^17 elements; a true tie (x / s on
- * a midpoint) or an FP32 quotient on a midpoint always does. */
+ * finite. The bracket is 2^-20 wide in relative terms: a true tie (x / s on
+ * a midpoint) or a quotient within about 2^-21 of one takes the exact path;
+ * how often that happens depends on the data (see FAST in quantize_rows). */
 template <int DT, int FMT, int U>
 __device__ __forceinline__ fpx_u32 encode_unit_fast(const uint4 (&in)[U / 8], const Scale &c,
                                                     fpx_u32 (&out)[U / 4]) {
@@ -349,7 +349,11 @@ __global__ void __launch_bounds__(1024)
                   int group_log2, int mode, float scale_ub, float static_scale) {
   typedef Fp8<FMT> F;
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
-  constexpr bool FAST = HW != 0; /* the fast path needs the conversion instruction */
+  /* the fast path needs the conversion instruction; BF16 input stays on the
+   * exact path: with 8-bit inputs, 448 x / amax is often exactly a midpoint
+   * and x / s then 2^-24 away from it (0.8% of uniform random elements with
+   * amax 1, a few % over random amax), so most warps would redo most units */
+  constexpr bool FAST = HW != 0 && DT == 0;
 #else
   constexpr bool FAST = false;
 #endif
