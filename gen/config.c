@@ -59,11 +59,6 @@ fail:
   return st;
 }
 
-/* Bytes of the K-warp reduction buffer (static shared memory). */
-static int reduction_bytes(const fpx_wo_config *c) {
-  return (c->warps_k - 1) * c->warps_n * c->m_tiles * 512;
-}
-
 fpx_status fpx__wo_config_check(const fpx_wo_config *c) {
   if (c->warps_n != 1 && c->warps_n != 2 && c->warps_n != 4 && c->warps_n != 8)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT, "config warps_n %d is not 1, 2, 4 or 8", c->warps_n);
@@ -78,11 +73,11 @@ fpx_status fpx__wo_config_check(const fpx_wo_config *c) {
                       "config warps_n * warps_k = %d exceeds 16 warps per block",
                       c->warps_n * c->warps_k);
   /* the K-warp reduction buffer is static shared memory: at most 48 KB */
-  if (reduction_bytes(c) > 47 * 1024)
+  if ((c->warps_k - 1) * c->warps_n * c->m_tiles * 512 > 47 * 1024)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT,
                       "config (warps_k-1)*warps_n*m_tiles*512 = %d bytes of shared memory "
                       "exceeds 47 KB",
-                      reduction_bytes(c));
+                      (c->warps_k - 1) * c->warps_n * c->m_tiles * 512);
   return FPX_OK;
 }
 
@@ -117,27 +112,11 @@ size_t fpx__wo_config_space(fpx_wo_config *out, size_t max) {
   return count;
 }
 
-int fpx__wo_stages(fpx_format format, const fpx_wo_config *c) {
-  const int block = (1 + format.exp_bits + format.man_bits) * 512; /* one warp, one stage */
-  const int warps = c->warps_n * c->warps_k;
-  int stages = (FPX__WO_RING_BYTES_PER_WARP + block - 1) / block;
-  if (stages < 2) stages = 2;
-  if (stages > 8) stages = 8;
-  while (stages > 1 && warps * stages * block + reduction_bytes(c) > FPX__WO_SMEM_BUDGET) stages--;
-  return stages;
-}
-
-size_t fpx__wo_ring_bytes(fpx_format format, const fpx_wo_config *c) {
-  return (size_t)c->warps_n * c->warps_k * fpx__wo_stages(format, c) *
-         (1 + format.exp_bits + format.man_bits) * 512;
-}
-
 void fpx__wo_gemm_name(const fpx__wo_key *key, const fpx_wo_config *c,
                        char out[FPX__NAME_EXPR_MAX]) {
-  snprintf(out, FPX__NAME_EXPR_MAX, "fpx::weight_only_gemm<%d,%d,%d,%d,%d,%d,%d,%d,%d>",
+  snprintf(out, FPX__NAME_EXPR_MAX, "fpx::weight_only_gemm<%d,%d,%d,%d,%d,%d,%d,%d>",
            key->format.exp_bits, key->format.man_bits, dtype_code(key->x_dtype),
-           dtype_code(key->y_dtype), key->group_size, c->warps_n, c->warps_k, c->m_tiles,
-           fpx__wo_stages(key->format, c));
+           dtype_code(key->y_dtype), key->group_size, c->warps_n, c->warps_k, c->m_tiles);
 }
 
 void fpx__wo_dequant_name(fpx_format format, fpx_dtype out_dtype, int group_size,

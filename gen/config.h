@@ -45,18 +45,6 @@ size_t fpx__wo_config_space(fpx_wo_config *out_configs, size_t max);
 size_t fpx__wo_candidates(size_t m, size_t n, size_t k, int sm_count, fpx_wo_config *out,
                           size_t max);
 
-/* The weight stream goes through a shared-memory ring per warp: STAGES
- * slots of one 16 x 256 block each (bits * 512 bytes), STAGES - 1 of them in
- * flight while the warp computes on one. Enough stages for about
- * FPX__WO_RING_BYTES_PER_WARP per warp (2..8), fewer where the block's ring
- * and reduction buffer would pass FPX__WO_SMEM_BUDGET (what every sm_80+
- * GPU grants one block: sm_86/89 allow 99 KB). */
-#define FPX__WO_RING_BYTES_PER_WARP 8192
-#define FPX__WO_SMEM_BUDGET (96 * 1024)
-int fpx__wo_stages(fpx_format format, const fpx_wo_config *config);
-/* Dynamic shared memory of a GEMM launch (the ring). */
-size_t fpx__wo_ring_bytes(fpx_format format, const fpx_wo_config *config);
-
 /* Name expression of the GEMM instance, "fpx::weight_only_gemm<...>". */
 void fpx__wo_gemm_name(const fpx__wo_key *key, const fpx_wo_config *config,
                        char out[FPX__NAME_EXPR_MAX]);

@@ -91,11 +91,6 @@ fpx_status fpx__ctx_fail(fpx_ctx *ctx, fpx_status status);
  * first use. Thread-safe. */
 fpx_status fpx__ctx_kernel(fpx_ctx *ctx, uint64_t id, const char *template_name,
                            const char *name_expr, CUfunction *out_function);
-/* Same, for a kernel launched with `dynamic_smem` bytes of dynamic shared
- * memory (the opt-in above 48 KB is set when it is loaded). */
-fpx_status fpx__ctx_kernel_smem(fpx_ctx *ctx, uint64_t id, const char *template_name,
-                                const char *name_expr, size_t dynamic_smem,
-                                CUfunction *out_function);
 /* The loaded kernel `id`, or NULL. Thread-safe. */
 CUfunction fpx__ctx_kernel_find(fpx_ctx *ctx, uint64_t id);
 void fpx__ctx_kernels_release(fpx_ctx *ctx);

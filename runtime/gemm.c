@@ -112,8 +112,7 @@ fpx_status fpx__ctx_prepare_gemm(fpx_ctx *ctx, const fpx__wo_key *key, const fpx
   FPX_TRY(fpx__wo_config_check(config));
   FPX_TRY(fpx__ctx_enter(ctx));
   fpx__wo_gemm_name(key, config, name);
-  FPX_TRY(fpx__ctx_kernel_smem(ctx, fpx__wo_gemm_id(key, config), FPX__TEMPLATE_WEIGHT_ONLY, name,
-                               fpx__wo_ring_bytes(key->format, config), &fn));
+  FPX_TRY(fpx__ctx_kernel(ctx, fpx__wo_gemm_id(key, config), FPX__TEMPLATE_WEIGHT_ONLY, name, &fn));
 fail:
   return st;
 }
@@ -124,12 +123,11 @@ fpx_status fpx__gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_c
   const fpx_weights *w = args->weights;
   const uint64_t id = fpx__wo_gemm_id(key, cfg);
   /* the name expression is only needed to compile: build it on a miss */
-  const size_t ring_bytes = fpx__wo_ring_bytes(key->format, cfg);
   CUfunction fn = fpx__ctx_kernel_find(ctx, id);
   if (fn == NULL) {
     char name[FPX__NAME_EXPR_MAX];
     fpx__wo_gemm_name(key, cfg, name);
-    FPX_TRY(fpx__ctx_kernel_smem(ctx, id, FPX__TEMPLATE_WEIGHT_ONLY, name, ring_bytes, &fn));
+    FPX_TRY(fpx__ctx_kernel(ctx, id, FPX__TEMPLATE_WEIGHT_ONLY, name, &fn));
   }
   const size_t n_tiles = (w->n + 15) / 16;
   const unsigned grid_x = (unsigned)((n_tiles + cfg->warps_n - 1) / cfg->warps_n);
@@ -148,7 +146,7 @@ fpx_status fpx__gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_c
   void *params[] = {(void *)&w->packed, (void *)&args->x, (void *)&w->scales, &x_scales,
                     &x_scale_stride, (void *)&args->y, &partials, &counters, &m, &n, &k};
   FPX_CU(ctx->cu, cuLaunchKernel(fn, grid_x, grid_y, split, 32u * cfg->warps_n * cfg->warps_k, 1, 1,
-                                 (unsigned)ring_bytes, stream, params, NULL));
+                                 0, stream, params, NULL));
 fail:
   return st;
 }

@@ -58,12 +58,6 @@ static fpx_status get_cubin(fpx_ctx *ctx, const char *template_name, const char 
 
 fpx_status fpx__ctx_kernel(fpx_ctx *ctx, uint64_t id, const char *template_name,
                            const char *name_expr, CUfunction *out_function) {
-  return fpx__ctx_kernel_smem(ctx, id, template_name, name_expr, 0, out_function);
-}
-
-fpx_status fpx__ctx_kernel_smem(fpx_ctx *ctx, uint64_t id, const char *template_name,
-                                const char *name_expr, size_t dynamic_smem,
-                                CUfunction *out_function) {
   fpx_status st = FPX_OK;
   fpx__cubin cubin = {0};
   CUmodule module = NULL;
@@ -82,11 +76,6 @@ fpx_status fpx__ctx_kernel_smem(fpx_ctx *ctx, uint64_t id, const char *template_
   }
   CUresult r = ctx->cu->cuModuleLoadData(&module, cubin.data);
   if (r == CUDA_SUCCESS) r = ctx->cu->cuModuleGetFunction(&function, module, cubin.lowered_name);
-  /* launches with more than 48 KB of dynamic shared memory need the opt-in,
-   * set before the kernel is visible to other threads */
-  if (r == CUDA_SUCCESS && dynamic_smem > 48 * 1024)
-    r = ctx->cu->cuFuncSetAttribute(function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                    (int)dynamic_smem);
   if (r != CUDA_SUCCESS) {
     st = fpx__cu_error(ctx->cu, r, from_db ? "loading a cached kernel" : "loading a compiled kernel");
     goto unlock;

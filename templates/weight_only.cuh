@@ -49,27 +49,6 @@ __device__ __forceinline__ uint4 load_weights(const uint4 *p, fpx_u64 policy) {
   return v;
 }
 
-/* 16-byte asynchronous copy of packed weights into shared memory, L2
- * evict-first; completion by commit/wait groups of the issuing thread. */
-__device__ __forceinline__ void cp_async_weights(uint4 *dst, const uint4 *src, fpx_u64 policy) {
-  const unsigned d = (unsigned)__cvta_generic_to_shared(dst);
-  asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2;" ::"r"(d), "l"(src),
-               "l"(policy));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;"); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;" ::"n"(N));
-}
-__device__ __forceinline__ uint4 load_shared(const uint4 *p) {
-  uint4 v;
-  const unsigned a = (unsigned)__cvta_generic_to_shared(p);
-  asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "r"(a));
-  return v;
-}
-
 __device__ __forceinline__ uint4 load_activations(const uint4 *p) {
   uint4 v;
   asm volatile("ld.global.nc.v4.u32 {%0,%1,%2,%3}, [%4];"
@@ -274,11 +253,6 @@ __device__ __forceinline__ void fp8_fragment(const fpx_u32 *w, int s, fpx_u32 (&
  * Block: 32 * WARPS_N * WARPS_K threads. Warp (wn, wk) computes the 16 rows
  * n_tile = blockIdx.x * WARPS_N + wn for tokens [blockIdx.y * 8 * MT, +8*MT)
  * over the 256-column blocks kb = kb_begin + wk, + WARPS_K, ... of its split.
- * Weights stream through a shared-memory ring per warp (dynamic shared
- * memory, WARPS_N * WARPS_K * STAGES * BITS * 512 bytes): each lane copies
- * its own 16-byte words with cp.async and later reads back only those, so
- * the ring needs no barrier, only the lane's own wait_group; STAGES - 1
- * blocks are in flight while one is computed on.
  * GROUP: 0 = one scale per row, else the group size (32..256).
  * ACT: 0 = f16, 1 = bf16, 2 = e4m3, 3 = e5m2 (FP8 X with x_scales: one per
  * token when x_scale_stride is 1, one for all when 0).
@@ -287,8 +261,7 @@ __device__ __forceinline__ void fp8_fragment(const fpx_u32 *w, int s, fpx_u32 (&
  * block of an output tile (found with counters[]) sums them in split order
  * (deterministic), writes Y and re-arms its counter.
  */
-template <int E, int M, int ACT, int OUT, int GROUP, int WARPS_N, int WARPS_K, int MT,
-          int STAGES>
+template <int E, int M, int ACT, int OUT, int GROUP, int WARPS_N, int WARPS_K, int MT>
 __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
     weight_only_gemm(const uint4 *__restrict__ w, const void *__restrict__ x_ptr,
                      const float *__restrict__ scales, const float *__restrict__ x_scales,
@@ -345,40 +318,23 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
    * block's worth of work to arrive, and no register is added. */
   constexpr bool PREFETCH_X = MT == 1;
   xvec xcur[PREFETCH_X ? 8 : 1];
-  extern __shared__ uint4 fpx_weight_ring[];
-  uint4 *ring = fpx_weight_ring + (long long)warp * STAGES * BITS * 32 + lane;
-  /* block kbx of this warp into ring slot `slot`; one commit group each,
-   * empty past the end, so that wait_group counts stay uniform */
-  auto issue = [&](int kbx, int slot) {
-    if (tile_valid && kbx < kb_end) {
-      const uint4 *src = wtile + (long long)kbx * BITS * 32;
-#pragma unroll
-      for (int i = 0; i < BITS; i++) cp_async_weights(ring + (slot * BITS + i) * 32, src + i * 32, policy);
-    }
-    cp_async_commit();
-  };
+  uint4 cur[BITS], nxt[BITS];
   int kb = kb_begin + wk;
+  if (tile_valid && kb < kb_end) {
 #pragma unroll
-  for (int st = 0; st < STAGES - 1; st++) issue(kb + st * WARPS_K, st);
-  if (PREFETCH_X && tile_valid && kb < kb_end) {
+    for (int i = 0; i < BITS; i++) cur[i] = load_weights(wtile + (long long)kb * BITS * 32 + i * 32, policy);
+    if (PREFETCH_X) {
 #pragma unroll
-    for (int s = 0; s < 8; s++) xcur[s] = load_x(kb, s, 0);
+      for (int s = 0; s < 8; s++) xcur[s] = load_x(kb, s, 0);
+    }
   }
-  int slot = 0;
   for (; tile_valid && kb < kb_end; kb += WARPS_K) {
     const int kb_next = kb + WARPS_K;
-    if (STAGES == 1) { /* no ring: copy, wait, use */
-      issue(kb, 0);
-      cp_async_wait<0>();
-    } else {
-      cp_async_wait<STAGES >= 2 ? STAGES - 2 : 0>(); /* this block has arrived */
-      /* refill the slot the previous block used (its data is in registers) */
-      issue(kb + (STAGES - 1) * WARPS_K, slot == 0 ? STAGES - 1 : slot - 1);
-    }
-    uint4 cur[BITS];
+    if (kb_next < kb_end) {
 #pragma unroll
-    for (int i = 0; i < BITS; i++) cur[i] = load_shared(ring + (slot * BITS + i) * 32);
-    slot = slot + 1 == STAGES ? 0 : slot + 1;
+      for (int i = 0; i < BITS; i++)
+        nxt[i] = load_weights(wtile + (long long)kb_next * BITS * 32 + i * 32, policy);
+    }
     const fpx_u32 *wr = (const fpx_u32 *)cur;
     constexpr int SLICES_AT_ONCE = MT >= 8 ? 1 : 8 / MT;
 #pragma unroll
@@ -432,6 +388,10 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
         }
         if (PREFETCH_X && kb_next < kb_end) xcur[slice] = load_x(kb_next, slice, 0);
       }
+    }
+    if (kb_next < kb_end) {
+#pragma unroll
+      for (int i = 0; i < BITS; i++) cur[i] = nxt[i];
     }
   }
 

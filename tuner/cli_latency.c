@@ -119,20 +119,18 @@ static int child_job(void *user, size_t index, double *out_value, double *out_au
     const fpx_weights *w = c->args.weights;
     int m = (int)c->args.m, n = (int)w->n, k = (int)w->k;
     CUdeviceptr none = 0;
-    int x_scale_stride = 0;
-    void *params[] = {(void *)&w->packed, (void *)&c->args.x, (void *)&w->scales, &none,
-                      &x_scale_stride, (void *)&c->args.y, &none, &none, &m, &n, &k};
-    const unsigned smem = (unsigned)fpx__wo_ring_bytes(w->format, &cfg);
+    void *params[] = {(void *)&w->packed, (void *)&c->args.x, (void *)&w->scales, (void *)&c->args.y,
+                      &none, &none, &m, &n, &k};
     const unsigned gx = (unsigned)(((w->n + 15) / 16 + cfg.warps_n - 1) / cfg.warps_n);
     const unsigned gy = (unsigned)((c->args.m + 8 * cfg.m_tiles - 1) / (8 * cfg.m_tiles));
     const unsigned threads = 32u * cfg.warps_n * cfg.warps_k;
     if (fn == NULL) return 1;
     for (int i = 0; i < 10; i++)
-      if (cu->cuLaunchKernel(fn, gx, gy, 1, threads, 1, 1, smem, NULL, params, NULL) != CUDA_SUCCESS) return 1;
+      if (cu->cuLaunchKernel(fn, gx, gy, 1, threads, 1, 1, 0, NULL, params, NULL) != CUDA_SUCCESS) return 1;
     if (cu->cuCtxSynchronize() != CUDA_SUCCESS) return 1;
     double t0 = now_us();
     for (int i = 0; i < calls; i++)
-      if (cu->cuLaunchKernel(fn, gx, gy, 1, threads, 1, 1, smem, NULL, params, NULL) != CUDA_SUCCESS) return 1;
+      if (cu->cuLaunchKernel(fn, gx, gy, 1, threads, 1, 1, 0, NULL, params, NULL) != CUDA_SUCCESS) return 1;
     *out_value = (now_us() - t0) / calls;
     return cu->cuCtxSynchronize() == CUDA_SUCCESS ? 0 : 1;
   }
