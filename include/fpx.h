@@ -363,6 +363,9 @@ typedef struct fpx_ctx_options {
  * memory only: the database holds winners of `fpx-tune tune`, which also
  * checks each candidate against a reference. Off by default. */
 #define FPX_CTX_TUNE_ON_FIRST_USE 1u
+/* Keeps fpx_gemm on the mma.sync family where it would otherwise pick the
+ * Hopper wgmma family by itself (see fpx_gemm). */
+#define FPX_CTX_NO_WGMMA 2u
 
 /* Creates a context. options may be NULL (device 0, default database). */
 FPX_API fpx_status fpx_ctx_create(const fpx_ctx_options *options, fpx_ctx **out_ctx);
@@ -490,6 +493,13 @@ typedef struct fpx_gemm_args {
   int x_scale_per_tensor;
 } fpx_gemm_args;
 
+/* Kernel choice: with args->config given, the mma.sync family with that
+ * configuration. Without it, on sm_90 GPUs (H100, H200) and for M >= 512
+ * (M >= 128 with FP8 X), the wgmma family (templates/wgmma_gemm.cuh: 128
+ * weight rows x 128 tokens per block, 256 tokens from M = 2048 with per-row
+ * scales; not tuned yet), unless the context has FPX_CTX_NO_WGMMA;
+ * everywhere else the mma.sync family with the configuration of the lookup
+ * order of fpx_ctx_stats. */
 FPX_API fpx_status fpx_gemm(fpx_ctx *ctx, const fpx_gemm_args *args, fpx_stream stream);
 
 /* The configuration fpx_gemm uses when args->config is NULL (the lookup

@@ -42,9 +42,10 @@ FPX_API fpx_status fpx_ctx_create(const fpx_ctx_options *options, fpx_ctx **out_
                         options->struct_size, sizeof(fpx_ctx_options));
     ordinal = options->device;
     cache_path = options->cache_path;
-    if (options->flags & ~FPX_CTX_TUNE_ON_FIRST_USE)
+    const unsigned known = FPX_CTX_TUNE_ON_FIRST_USE | FPX_CTX_NO_WGMMA;
+    if (options->flags & ~known)
       return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_ctx_create: unknown flags 0x%x",
-                        options->flags & ~FPX_CTX_TUNE_ON_FIRST_USE);
+                        options->flags & ~known);
   }
   FPX_TRY(fpx__cu_get(&cu));
   FPX_CU(cu, cuDeviceGetCount(&count));
@@ -79,6 +80,7 @@ FPX_API fpx_status fpx_ctx_create(const fpx_ctx_options *options, fpx_ctx **out_
   FPX_TRY(fpx__ctx_enter(ctx));
   fpx__ctx_open_databases(ctx, cache_path);
   ctx->tune_on_first_use = options != NULL && (options->flags & FPX_CTX_TUNE_ON_FIRST_USE);
+  ctx->no_wgmma = options != NULL && (options->flags & FPX_CTX_NO_WGMMA);
   *out_ctx = ctx;
   return FPX_OK;
 fail:

@@ -10,6 +10,7 @@
 
 #include "cache.h"
 #include "config.h"
+#include "wgmma_config.h"
 #include "cuda_api.h"
 #include "fpx.h"
 
@@ -71,6 +72,7 @@ struct fpx_ctx {
   uint64_t lookups, kernels_compiled, kernels_loaded;
   int log_fallbacks;        /* FPX_LOG=1 */
   int tune_on_first_use;    /* FPX_CTX_TUNE_ON_FIRST_USE */
+  int no_wgmma;             /* FPX_CTX_NO_WGMMA */
 };
 
 struct fpx_weights {
@@ -81,6 +83,12 @@ struct fpx_weights {
   CUdeviceptr packed;  /* tiled layout */
   CUdeviceptr scales;  /* FP32 */
 };
+
+/* 1 when fpx_gemm without an explicit configuration runs the wgmma family
+ * for this key and M (sm_90, M past the family's threshold, a configuration
+ * the family accepts); *out gets that configuration. */
+int fpx__gemm_wgmma_choice(const fpx_ctx *ctx, const fpx__wo_key *key, size_t m,
+                           fpx__wgmma_config *out);
 
 /* Makes the context's CUDA context current on the calling thread. */
 fpx_status fpx__ctx_enter(fpx_ctx *ctx);

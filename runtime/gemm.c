@@ -10,6 +10,7 @@
 #include "context.h"
 #include "dtype.h"
 #include "error.h"
+#include "wgmma_gemm.h"
 
 static fpx_status check_gemm_args(fpx_ctx *ctx, const fpx_gemm_args *a) {
   if (ctx == NULL) return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_gemm: ctx is NULL");
@@ -151,13 +152,41 @@ fail:
   return st;
 }
 
+/* Where the wgmma family starts to beat the mma.sync family (H100, llama3
+ * shapes; BENCHMARKS.md): M >= 512 with 16-bit X, M >= 128 with FP8 X. */
+#define WGMMA_MIN_M 512
+#define WGMMA_MIN_M_FP8 128
+
+int fpx__gemm_wgmma_choice(const fpx_ctx *ctx, const fpx__wo_key *key, size_t m,
+                           fpx__wgmma_config *out) {
+  const int fp8_x = key->x_dtype == FPX_DTYPE_E4M3 || key->x_dtype == FPX_DTYPE_E5M2;
+  if (ctx->no_wgmma || ctx->sm_version != 90 || m < (fp8_x ? WGMMA_MIN_M_FP8 : WGMMA_MIN_M))
+    return 0;
+  out->tokens = m >= 2048 && key->group_size == 0 ? 256 : 128;
+  out->stages = 4;
+  if (fpx__wgmma_key_check(key) != FPX_OK || fpx__wgmma_config_check(key, out) != FPX_OK) {
+    fpx__error_clear(); /* a key the family does not take stays on mma.sync */
+    return 0;
+  }
+  return 1;
+}
+
 FPX_API fpx_status fpx_gemm(fpx_ctx *ctx, const fpx_gemm_args *args, fpx_stream stream) {
   fpx__wo_key key;
   fpx_wo_config cfg;
+  fpx__wgmma_config wcfg;
   fpx_status st = FPX_OK;
   fpx__error_clear();
   FPX_TRY(resolve(ctx, args, &key, &cfg));
   FPX_TRY(fpx__ctx_enter(ctx));
+  if (args->config == NULL && fpx__gemm_wgmma_choice(ctx, &key, args->m, &wcfg)) {
+    fpx_gemm_args full; /* a caller's older, shorter args: the new fields zero */
+    memset(&full, 0, sizeof full);
+    memcpy(&full, args, args->struct_size < sizeof full ? args->struct_size : sizeof full);
+    full.struct_size = sizeof full;
+    FPX_TRY(fpx__wgmma_gemm_launch(ctx, &key, &wcfg, &full, (CUstream)stream));
+    return FPX_OK;
+  }
   if (args->config == NULL && ctx->tune_on_first_use)
     FPX_TRY(fpx__ctx_tune_first_use(ctx, &key, args, (CUstream)stream, &cfg));
   FPX_TRY(fpx__gemm_launch(ctx, &key, &cfg, args, (CUstream)stream));

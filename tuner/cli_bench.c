@@ -542,6 +542,12 @@ static fpx_status cli_shape_all(bench_run *b, const cli_shape *s) {
       if (explicit_cfg) a.args.config = &cfg;
       FPX_TRY(fpx__timer_median_us(&b->timer, fpx__timed_gemm, &a, WARMUPS, o->iters, &us));
       config_text(&cfg, cfg_buf, sizeof cfg_buf);
+      {
+        const fpx__wo_key key = {weights->format, a.args.x_dtype, a.args.y_dtype, weights->group_size};
+        fpx__wgmma_config auto_wg;
+        if (!explicit_cfg && fpx__gemm_wgmma_choice(b->ctx, &key, o->p.ms[i], &auto_wg))
+          snprintf(cfg_buf, sizeof cfg_buf, "auto:wgmma%d/%d", auto_wg.tokens, auto_wg.stages);
+      }
       const bench_row row = {info.name, s, o->p.ms[i], cfg_buf, "fpx_gemm", us, blas_us[i], lt_us[i],
                              weight_bytes, NULL, 0};
       print_row(b, &row);
