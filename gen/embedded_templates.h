@@ -16,8 +16,10 @@ extern const fpx__embedded_template fpx__embedded_shipped[];
 
 /* The source of a named template, or NULL. */
 const char *fpx__template_source(const char *name);
-/* Hex digest (16 digits) of every embedded template and the library
- * version: the "fpx hash" that tuned winners are keyed by. */
+/* Hex digest (16 digits) of the library version and the template the tuned
+ * winners are measured with (weight_only.cuh): the "fpx hash" that tuned
+ * winners are keyed by. Other templates (quantizers, the wgmma family) do
+ * not enter it, so adding or changing them keeps a user's winners. */
 const char *fpx__templates_hash(void);
 
 #endif

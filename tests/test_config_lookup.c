@@ -12,6 +12,7 @@
 
 #include "cache.h"
 #include "context.h"
+#include "embedded_templates.h"
 
 static fpx_ctx *fake_ctx(const char *db_path) {
   fpx_ctx *ctx = calloc(1, sizeof *ctx);
@@ -149,4 +150,17 @@ Test(config_lookup, a_corrupted_database_runs_uncached) {
   cr_assert_eq(fgetc(f), 3);
   fclose(f);
   free_ctx(ctx);
+}
+
+/* Tuned winners are keyed by the weight-only template alone: adding or
+ * changing another template (quantizers, wgmma) keeps a user's winners. */
+Test(config_lookup, winners_hash_covers_the_weight_only_template_only) {
+  const char *src = fpx__template_source(FPX__TEMPLATE_WEIGHT_ONLY);
+  cr_assert_not_null(src);
+  uint64_t h = fpx__hash64(FPX_VERSION_STRING, strlen(FPX_VERSION_STRING), 0);
+  h = fpx__hash64(FPX__TEMPLATE_WEIGHT_ONLY, strlen(FPX__TEMPLATE_WEIGHT_ONLY), h);
+  h = fpx__hash64(src, strlen(src), h);
+  char hex[17];
+  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+  cr_assert_str_eq(fpx__templates_hash(), hex);
 }
