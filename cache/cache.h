@@ -29,8 +29,10 @@ typedef struct fpx__cache fpx__cache;
 
 /* Schema version written to PRAGMA user_version. History:
  *   1: table winners without candidates_checksum; no binaries table.
- *   2: winners.candidates_checksum; table binaries. */
-#define FPX__CACHE_SCHEMA_VERSION 2
+ *   2: winners.candidates_checksum; table binaries.
+ *   3: winners.kernel, tokens, stages (the wgmma family; 0 in older rows,
+ *      which are mma.sync). */
+#define FPX__CACHE_SCHEMA_VERSION 3
 
 /* fpx__cache_open flags. */
 #define FPX__CACHE_READONLY 1 /* open a shipped database immutable, no writes */
@@ -95,7 +97,8 @@ typedef struct fpx__cache_winner {
 } fpx__cache_winner;
 
 /* Checks every field of a winner (names as above, fpx__wo_key_check,
- * fpx__wo_config_check, n, k >= 1, the bucket, finite times). On failure
+ * fpx__wo_config_check and, for a wgmma configuration, the wgmma family's
+ * rules for the key, n, k >= 1, the bucket, finite times). On failure
  * returns the status with the detail message set, and copies the name of the
  * offending field into field (may be NULL). */
 fpx_status fpx__cache_winner_check(const fpx__cache_winner *w, char field[32]);

@@ -1,6 +1,8 @@
 /*
  * json.c - winners as JSON ({"fpx_tuning_db": 1, "winners": [...]}) for
  * shipping and sharing tuning results, and merging another database file.
+ * The kernel family fields (kernel, tokens, stages) are optional on import:
+ * files written before them hold mma.sync winners and read as 0.
  * Imports validate every entry before writing anything, then write all of
  * them in one transaction.
  */
@@ -65,7 +67,10 @@ static int export_one(const fpx__cache_winner *w, void *user) {
       add_double(o, "check_tolerance", w->check_tolerance) &&
       add_double(o, "check_error", w->check_error) &&
       cJSON_AddNumberToObject(o, "tuned_at", (double)w->tuned_at) &&
-      cJSON_AddStringToObject(o, "candidates_checksum", w->candidates_checksum);
+      cJSON_AddStringToObject(o, "candidates_checksum", w->candidates_checksum) &&
+      cJSON_AddNumberToObject(o, "kernel", w->config.kernel) &&
+      cJSON_AddNumberToObject(o, "tokens", w->config.tokens) &&
+      cJSON_AddNumberToObject(o, "stages", w->config.stages);
   if (!ok) s->failed = 1;
   return s->failed;
 }
@@ -147,6 +152,14 @@ static fpx_status read_int(const cJSON *o, size_t index, const char *field, int 
   return st;
 }
 
+/* An integer field that files written before it existed lack: absent
+ * reads as 0. */
+static fpx_status read_optional_int(const cJSON *o, size_t index, const char *field, int *dst) {
+  *dst = 0;
+  if (cJSON_GetObjectItemCaseSensitive(o, field) == NULL) return FPX_OK;
+  return read_int(o, index, field, dst);
+}
+
 static fpx_status parse_entry(const cJSON *o, size_t index, fpx__cache_winner *w) {
   fpx_status st = FPX_OK;
   fpx__cache_key *k = &w->key;
@@ -181,6 +194,9 @@ static fpx_status parse_entry(const cJSON *o, size_t index, fpx__cache_winner *w
   FPX_TRY(read_integer(o, index, "tuned_at", -max_int64, max_int64, &w->tuned_at));
   FPX_TRY(read_string(o, index, "candidates_checksum", w->candidates_checksum,
                       sizeof w->candidates_checksum));
+  FPX_TRY(read_optional_int(o, index, "kernel", &w->config.kernel));
+  FPX_TRY(read_optional_int(o, index, "tokens", &w->config.tokens));
+  FPX_TRY(read_optional_int(o, index, "stages", &w->config.stages));
 fail:
   return st;
 }

@@ -1,6 +1,6 @@
 /*
  * schema.c - the versioned schema (PRAGMA user_version) and its
- * migrations: 0 (empty) -> 1 -> 2. Callers run them inside one transaction.
+ * migrations: 0 (empty) -> 1 -> 2 -> 3. Callers run them inside one transaction.
  */
 #include <stdio.h>
 
@@ -34,6 +34,14 @@ static const char fpx__schema_v2[] =
     " blob BLOB NOT NULL, checksum TEXT NOT NULL, created_at INTEGER NOT NULL);"
     "PRAGMA user_version = 2;";
 
+/* Version 2 -> 3: the kernel family of a winner and the wgmma fields
+ * (rows written before are mma.sync). */
+static const char fpx__schema_v3[] =
+    "ALTER TABLE winners ADD COLUMN kernel INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE winners ADD COLUMN tokens INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE winners ADD COLUMN stages INTEGER NOT NULL DEFAULT 0;"
+    "PRAGMA user_version = 3;";
+
 fpx_status fpx__cache_schema_create_v1(fpx__cache *cache) {
   return fpx__cache_exec(cache, fpx__schema_v1, "creating schema version 1");
 }
@@ -44,6 +52,8 @@ fpx_status fpx__cache_schema_migrate(fpx__cache *cache, int from_version) {
       return fpx__cache_schema_create_v1(cache);
     case 1:
       return fpx__cache_exec(cache, fpx__schema_v2, "migrating schema 1 -> 2");
+    case 2:
+      return fpx__cache_exec(cache, fpx__schema_v3, "migrating schema 2 -> 3");
     default:
       return fpx__error(FPX_ERR_INTERNAL, "tuning cache %s: no migration from schema %d",
                         cache->path, from_version);

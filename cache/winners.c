@@ -9,6 +9,7 @@
 #include "cache_internal.h"
 #include "config.h"
 #include "error.h"
+#include "wgmma_config.h"
 
 #define KEY_COLUMNS                                                              \
   "gpu_name, arch, sm_count, driver_version, nvrtc_version, fpx_hash, family, " \
@@ -127,6 +128,12 @@ fpx_status fpx__cache_winner_check(const fpx__cache_winner *w, char field[32]) {
   }
   FIELD("config");
   FPX_TRY(fpx__wo_config_check(&w->config));
+  if (w->config.kernel == 1) {
+    const fpx__wgmma_config wc = {w->config.tokens, w->config.stages};
+    wk.group_size = k->group_size;
+    FPX_TRY(fpx__wgmma_key_check(&wk));
+    FPX_TRY(fpx__wgmma_config_check(&wk, &wc));
+  }
   if (!(w->time_us > 0) || !isfinite(w->time_us)) {
     FIELD("time_us");
     st = fpx__error(FPX_ERR_INVALID_ARGUMENT, "winner time_us %g is not finite and > 0",
@@ -199,27 +206,34 @@ static void read_winner(sqlite3_stmt *stmt, fpx__cache_winner *w) {
   w->check_error = sqlite3_column_double(stmt, 20);
   w->tuned_at = sqlite3_column_int64(stmt, 21);
   column_text(stmt, 22, w->candidates_checksum, sizeof w->candidates_checksum);
+  w->config.kernel = sqlite3_column_int(stmt, 23);
+  w->config.tokens = sqlite3_column_int(stmt, 24);
+  w->config.stages = sqlite3_column_int(stmt, 25);
 }
 
-/* "SELECT <all columns> FROM winners <tail>"; schema 1 has no checksum. */
+/* "SELECT <all columns> FROM winners <tail>"; schema 1 has no checksum,
+ * schemas 1 and 2 no kernel fields (their rows are mma.sync). */
 static fpx_status prepare_select(fpx__cache *c, const char *tail, sqlite3_stmt **out) {
   char sql[1024];
-  snprintf(sql, sizeof sql, "SELECT " KEY_COLUMNS ", " VALUE_COLUMNS ", %s FROM winners %s",
-           c->version >= 2 ? "candidates_checksum" : "''", tail);
+  snprintf(sql, sizeof sql, "SELECT " KEY_COLUMNS ", " VALUE_COLUMNS ", %s, %s FROM winners %s",
+           c->version >= 2 ? "candidates_checksum" : "''",
+           c->version >= 3 ? "kernel, tokens, stages" : "0, 0, 0", tail);
   return fpx__cache_prepare(c, sql, out);
 }
 
 fpx_status fpx__cache_prepare_upsert(fpx__cache *c, sqlite3_stmt **out) {
   return fpx__cache_prepare(
       c,
-      "INSERT INTO winners (" KEY_COLUMNS ", " VALUE_COLUMNS ", candidates_checksum) "
+      "INSERT INTO winners (" KEY_COLUMNS ", " VALUE_COLUMNS ", candidates_checksum, kernel, "
+      "tokens, stages) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-      "?18, ?19, ?20, ?21, ?22, ?23) "
+      "?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26) "
       "ON CONFLICT (" KEY_COLUMNS ") DO UPDATE SET warps_n = excluded.warps_n, "
       "warps_k = excluded.warps_k, m_tiles = excluded.m_tiles, split_k = excluded.split_k, "
       "time_us = excluded.time_us, check_tolerance = excluded.check_tolerance, "
       "check_error = excluded.check_error, tuned_at = excluded.tuned_at, "
-      "candidates_checksum = excluded.candidates_checksum "
+      "candidates_checksum = excluded.candidates_checksum, kernel = excluded.kernel, "
+      "tokens = excluded.tokens, stages = excluded.stages "
       "WHERE excluded.time_us < winners.time_us",
       out);
 }
@@ -231,15 +245,21 @@ fpx_status fpx__cache_upsert(fpx__cache *c, sqlite3_stmt *stmt, const fpx__cache
   FPX_TRY(bind_key(c, stmt, &w->key, 1));
 #define B(expr) \
   if (rc == SQLITE_OK) rc = (expr)
-  B(sqlite3_bind_int(stmt, 15, w->config.warps_n));
-  B(sqlite3_bind_int(stmt, 16, w->config.warps_k));
-  B(sqlite3_bind_int(stmt, 17, w->config.m_tiles));
-  B(sqlite3_bind_int(stmt, 18, w->config.split_k));
+  /* the fields the configuration's family ignores are stored as 0 */
+  const fpx_wo_config *cfg = &w->config;
+  const int wg = cfg->kernel == 1;
+  B(sqlite3_bind_int(stmt, 15, wg ? 0 : cfg->warps_n));
+  B(sqlite3_bind_int(stmt, 16, wg ? 0 : cfg->warps_k));
+  B(sqlite3_bind_int(stmt, 17, wg ? 0 : cfg->m_tiles));
+  B(sqlite3_bind_int(stmt, 18, wg ? 0 : cfg->split_k));
   B(sqlite3_bind_double(stmt, 19, w->time_us));
   B(sqlite3_bind_double(stmt, 20, w->check_tolerance));
   B(sqlite3_bind_double(stmt, 21, w->check_error));
   B(sqlite3_bind_int64(stmt, 22, w->tuned_at));
   B(sqlite3_bind_text(stmt, 23, w->candidates_checksum, -1, SQLITE_STATIC));
+  B(sqlite3_bind_int(stmt, 24, cfg->kernel));
+  B(sqlite3_bind_int(stmt, 25, wg ? cfg->tokens : 0));
+  B(sqlite3_bind_int(stmt, 26, wg ? cfg->stages : 0));
 #undef B
   if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
   if (rc != SQLITE_DONE) {

@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "format.h"
+#include "wgmma_config.h"
 
 /* The template's dtype codes: activations 0 f16, 1 bf16, 2 e4m3, 3 e5m2;
  * outputs 0 f16, 1 bf16, 2 f32. */
@@ -59,7 +60,20 @@ fail:
   return st;
 }
 
+/* The wgmma part of a kernel-1 configuration. */
+static fpx__wgmma_config wgmma_part(const fpx_wo_config *c) {
+  return (fpx__wgmma_config){c->tokens, c->stages};
+}
+
 fpx_status fpx__wo_config_check(const fpx_wo_config *c) {
+  if (c == NULL) return fpx__error(FPX_ERR_INVALID_ARGUMENT, "config is NULL");
+  if (c->kernel != 0 && c->kernel != 1)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "config kernel %d is not 0 (mma.sync) or 1 (wgmma)",
+                      c->kernel);
+  if (c->kernel == 1) {
+    const fpx__wgmma_config w = wgmma_part(c);
+    return fpx__wgmma_config_check(NULL, &w); /* the key's rules apply at launch */
+  }
   if (c->warps_n != 1 && c->warps_n != 2 && c->warps_n != 4 && c->warps_n != 8)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT, "config warps_n %d is not 1, 2, 4 or 8", c->warps_n);
   if (c->warps_k != 1 && c->warps_k != 2 && c->warps_k != 4)
@@ -83,6 +97,7 @@ fpx_status fpx__wo_config_check(const fpx_wo_config *c) {
 
 void fpx__wo_config_default(size_t m, size_t n, size_t k, int sm_count,
                             fpx_wo_config *out) {
+  memset(out, 0, sizeof *out);
   out->warps_n = 4;
   out->warps_k = 1;
   out->m_tiles = m <= 8 ? 1 : m <= 16 ? 2 : m <= 32 ? 4 : 8;
@@ -103,7 +118,7 @@ size_t fpx__wo_config_space(fpx_wo_config *out, size_t max) {
   for (size_t a = 0; a < 4; a++)
     for (size_t b = 0; b < 3; b++)
       for (size_t c = 0; c < 4; c++) {
-        fpx_wo_config cfg = {wn[a], wk[b], mt[c], 1};
+        fpx_wo_config cfg = {.warps_n = wn[a], .warps_k = wk[b], .m_tiles = mt[c], .split_k = 1};
         if (fpx__wo_config_check(&cfg) != FPX_OK) continue;
         if (count < max) out[count] = cfg;
         count++;
@@ -112,8 +127,27 @@ size_t fpx__wo_config_space(fpx_wo_config *out, size_t max) {
   return count;
 }
 
+void fpx__wo_config_text(const fpx_wo_config *c, char *out, size_t size) {
+  if (c->kernel == 1)
+    snprintf(out, size, "wgmma:%d/%d", c->tokens, c->stages);
+  else
+    snprintf(out, size, "%d/%d/%d/%d", c->warps_n, c->warps_k, c->m_tiles, c->split_k);
+}
+
+int fpx__wo_config_equal(const fpx_wo_config *a, const fpx_wo_config *b) {
+  if (a->kernel != b->kernel) return 0;
+  if (a->kernel == 1) return a->tokens == b->tokens && a->stages == b->stages;
+  return a->warps_n == b->warps_n && a->warps_k == b->warps_k && a->m_tiles == b->m_tiles &&
+         a->split_k == b->split_k;
+}
+
 void fpx__wo_gemm_name(const fpx__wo_key *key, const fpx_wo_config *c,
                        char out[FPX__NAME_EXPR_MAX]) {
+  if (c->kernel == 1) {
+    const fpx__wgmma_config w = wgmma_part(c);
+    fpx__wgmma_gemm_name(key, &w, out);
+    return;
+  }
   snprintf(out, FPX__NAME_EXPR_MAX, "fpx::weight_only_gemm<%d,%d,%d,%d,%d,%d,%d,%d>",
            key->format.exp_bits, key->format.man_bits, dtype_code(key->x_dtype),
            dtype_code(key->y_dtype), key->group_size, c->warps_n, c->warps_k, c->m_tiles);
@@ -128,6 +162,10 @@ void fpx__wo_dequant_name(fpx_format format, fpx_dtype out_dtype, int group_size
 /* Field packing: 4 bits E, 4 bits M, 2+2 bits dtypes, 9 bits group,
  * 4 bits each for the tile config, 4 bits family. */
 uint64_t fpx__wo_gemm_id(const fpx__wo_key *key, const fpx_wo_config *c) {
+  if (c->kernel == 1) {
+    const fpx__wgmma_config w = wgmma_part(c);
+    return fpx__wgmma_gemm_id(key, &w);
+  }
   return (uint64_t)key->format.exp_bits | (uint64_t)key->format.man_bits << 4 |
          (uint64_t)dtype_code(key->x_dtype) << 8 | (uint64_t)dtype_code(key->y_dtype) << 10 |
          (uint64_t)key->group_size << 12 | (uint64_t)c->warps_n << 21 |
@@ -179,9 +217,52 @@ size_t fpx__wo_candidates(size_t m, size_t n, size_t k, int sm_count, fpx_wo_con
       if (split > 1 && split * (size_t)c.warps_k > k_blocks) break; /* each K warp gets a block */
       if (split == 1 && (size_t)c.warps_k > k_blocks) break;
       if (split > 1 && blocks * (split / 2) >= 8 * sms) break;   /* already many waves */
-      if (count < max) out[count] = (fpx_wo_config){c.warps_n, c.warps_k, c.m_tiles, (int)split};
+      if (count < max)
+        out[count] = (fpx_wo_config){.warps_n = c.warps_n, .warps_k = c.warps_k,
+                                     .m_tiles = c.m_tiles, .split_k = (int)split};
       count++;
     }
   }
   return count < max ? count : max;
+}
+
+/* The wgmma part of the candidates: tokens x stages that the family
+ * accepts for the key. */
+static const int wgmma_tokens[] = {64, 128, 256}, wgmma_stages[] = {3, 4, 6};
+
+size_t fpx__gemm_candidates(const fpx__wo_key *key, size_t m, size_t n, size_t k, int sm_count,
+                            int sm_version, fpx_wo_config *out, size_t max) {
+  size_t count = fpx__wo_candidates(m, n, k, sm_count, out, max);
+  if (sm_version != 90 || m < FPX__WGMMA_CANDIDATE_MIN_M || key == NULL ||
+      fpx__wgmma_key_check(key) != FPX_OK) {
+    fpx__error_clear();
+    return count;
+  }
+  for (size_t t = 0; t < sizeof wgmma_tokens / sizeof wgmma_tokens[0]; t++)
+    for (size_t s = 0; s < sizeof wgmma_stages / sizeof wgmma_stages[0]; s++) {
+      const fpx__wgmma_config w = {wgmma_tokens[t], wgmma_stages[s]};
+      if (fpx__wgmma_config_check(key, &w) != FPX_OK) continue;
+      if (count < max)
+        out[count++] = (fpx_wo_config){.kernel = 1, .tokens = w.tokens, .stages = w.stages};
+    }
+  fpx__error_clear();
+  return count;
+}
+
+/* Where the wgmma family starts to beat the mma.sync family (H100, llama3
+ * shapes; BENCHMARKS.md): M >= 512 with 16-bit X, M >= 128 with FP8 X. */
+#define WGMMA_MIN_M 512
+#define WGMMA_MIN_M_FP8 128
+
+int fpx__wgmma_auto_config(int sm_version, const fpx__wo_key *key, size_t m,
+                           fpx_wo_config *out) {
+  const int fp8_x = key->x_dtype == FPX_DTYPE_E4M3 || key->x_dtype == FPX_DTYPE_E5M2;
+  if (sm_version != 90 || m < (fp8_x ? WGMMA_MIN_M_FP8 : WGMMA_MIN_M)) return 0;
+  const fpx__wgmma_config w = {m >= 2048 && key->group_size == 0 ? 256 : 128, 4};
+  if (fpx__wgmma_key_check(key) != FPX_OK || fpx__wgmma_config_check(key, &w) != FPX_OK) {
+    fpx__error_clear(); /* a key the family does not take stays on mma.sync */
+    return 0;
+  }
+  *out = (fpx_wo_config){.kernel = 1, .tokens = w.tokens, .stages = w.stages};
+  return 1;
 }

@@ -27,9 +27,19 @@ typedef struct fpx__wo_key {
 int fpx__wo_fp8_convertible(fpx_format format);
 /* Checks the key (dtypes, format/dtype pairs); names the bad value. */
 fpx_status fpx__wo_key_check(const fpx__wo_key *key);
-/* Checks a configuration against the family's limits (threads, shared
- * memory, split-K range); names the bad value. */
+/* Checks a configuration against its family's limits; names the bad
+ * value. kernel 0 (mma.sync): threads, shared memory, split-K range, with
+ * tokens and stages ignored; kernel 1 (wgmma): tokens and stages by the
+ * wgmma rules that do not depend on the key (fpx__wgmma_config_check with
+ * no key; the group-scale rule is checked at launch), the mma.sync fields
+ * ignored. Any other kernel is FPX_ERR_INVALID_ARGUMENT. */
 fpx_status fpx__wo_config_check(const fpx_wo_config *config);
+/* "4/1/2/3" (warps_n/warps_k/m_tiles/split_k) for kernel 0,
+ * "wgmma:128/4" (tokens/stages) for kernel 1. */
+void fpx__wo_config_text(const fpx_wo_config *config, char *out, size_t size);
+/* 1 when two configurations run the same kernel with the same launch (the
+ * fields the other family ignores are not compared). */
+int fpx__wo_config_equal(const fpx_wo_config *a, const fpx_wo_config *b);
 /* The heuristic configuration for a problem on a GPU with sm_count SMs. */
 void fpx__wo_config_default(size_t m, size_t n, size_t k, int sm_count,
                             fpx_wo_config *out_config);
@@ -44,15 +54,33 @@ size_t fpx__wo_config_space(fpx_wo_config *out_configs, size_t max);
  * configurations in space order, split-K ascending within each). */
 size_t fpx__wo_candidates(size_t m, size_t n, size_t k, int sm_count, fpx_wo_config *out,
                           size_t max);
+/* The smallest M for which the wgmma family is a candidate. */
+#define FPX__WGMMA_CANDIDATE_MIN_M 64
+/* Every family's candidates for (key, M x N x K) on a GPU of sm_version
+ * (90 for sm_90) with sm_count SMs: fpx__wo_candidates, then on sm_90 with
+ * M >= FPX__WGMMA_CANDIDATE_MIN_M and a key the wgmma family takes, the
+ * wgmma configurations tokens {64, 128, 256} x stages {3, 4, 6} it accepts
+ * for the key (kernel 1, in that order). Fills up to max, returns the count. */
+size_t fpx__gemm_candidates(const fpx__wo_key *key, size_t m, size_t n, size_t k, int sm_count,
+                            int sm_version, fpx_wo_config *out, size_t max);
 
-/* Name expression of the GEMM instance, "fpx::weight_only_gemm<...>". */
+/* The wgmma configuration fpx_gemm picks by itself for a key and M on a
+ * GPU of sm_version (without FPX_CTX_NO_WGMMA): 1 and *out (kernel 1) on
+ * sm_90 for M >= 512 (M >= 128 with FP8 X) when the family takes the key
+ * (128 tokens, 256 from M = 2048 without group scales; 4 stages), else 0
+ * and *out untouched. */
+int fpx__wgmma_auto_config(int sm_version, const fpx__wo_key *key, size_t m,
+                           fpx_wo_config *out);
+
+/* Name expression of the GEMM instance, "fpx::weight_only_gemm<...>"
+ * (kernel 1: fpx__wgmma_gemm_name's "fpx::wgmma_gemm<...>"). */
 void fpx__wo_gemm_name(const fpx__wo_key *key, const fpx_wo_config *config,
                        char out[FPX__NAME_EXPR_MAX]);
 /* Name expression of the dequantize kernel for (format, out dtype, group). */
 void fpx__wo_dequant_name(fpx_format format, fpx_dtype out_dtype, int group_size,
                           char out[FPX__NAME_EXPR_MAX]);
 /* A 64-bit integer that identifies a compiled GEMM instance in-process
- * (split_k excluded: it is a launch parameter). */
+ * (split_k excluded: it is a launch parameter; kernel 1: fpx__wgmma_gemm_id). */
 uint64_t fpx__wo_gemm_id(const fpx__wo_key *key, const fpx_wo_config *config);
 uint64_t fpx__wo_dequant_id(fpx_format format, fpx_dtype out_dtype, int group_size);
 

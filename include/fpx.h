@@ -469,11 +469,24 @@ FPX_API void fpx_weights_destroy(fpx_weights *weights);
  * `stream`. Results of a split-K launch are deterministic (partials are
  * summed in split order).
  * ------------------------------------------------------------------------ */
+/* A kernel configuration of fpx_gemm. Two families:
+ *   kernel 0, mma.sync (every GPU): warps_n, warps_k, m_tiles, split_k;
+ *     tokens and stages are ignored (the database stores them as 0).
+ *   kernel 1, wgmma (sm_90 only: H100, H200): 128 weight rows x `tokens`
+ *     tokens per block with a `stages`-deep ring of X in shared memory;
+ *     warps_n, warps_k, m_tiles and split_k are ignored. tokens is 64, 128
+ *     or 256 (at most 128 with group scales), stages 2..8; on any other GPU
+ *     fpx_gemm returns FPX_ERR_UNSUPPORTED_DEVICE.
+ * Initializers that name only the first four fields ({4, 1, 2, 1}) leave
+ * kernel at 0 and keep meaning mma.sync; prefer designated initializers. */
 typedef struct fpx_wo_config {
   int warps_n; /* warps along N per block (16 rows each): 1, 2, 4, 8 */
   int warps_k; /* warps along K per block, reduced in shared memory: 1, 2, 4 */
   int m_tiles; /* 8-token tiles per block: 1, 2, 4, 8 */
   int split_k; /* blocks along K, 1..64, reduced in the kernel */
+  int kernel;  /* 0 = mma.sync (the fields above), 1 = wgmma (sm_90) */
+  int tokens;  /* wgmma only: tokens per block, 64, 128 or 256 */
+  int stages;  /* wgmma only: depth of the shared-memory ring of X, 2..8 */
 } fpx_wo_config;
 
 typedef struct fpx_gemm_args {
@@ -493,17 +506,21 @@ typedef struct fpx_gemm_args {
   int x_scale_per_tensor;
 } fpx_gemm_args;
 
-/* Kernel choice: with args->config given, the mma.sync family with that
- * configuration. Without it, on sm_90 GPUs (H100, H200) and for M >= 512
- * (M >= 128 with FP8 X), the wgmma family (templates/wgmma_gemm.cuh: 128
- * weight rows x 128 tokens per block, 256 tokens from M = 2048 with per-row
- * scales; not tuned yet), unless the context has FPX_CTX_NO_WGMMA;
- * everywhere else the mma.sync family with the configuration of the lookup
- * order of fpx_ctx_stats. */
+/* Kernel choice: with args->config given, that configuration (either
+ * family, see fpx_wo_config). Without it, the lookup order of fpx_ctx_stats:
+ * a winner of the user database for this exact key, or one tuned on first
+ * use, runs as stored, whichever family it is. A configuration from a
+ * fallback (the user database's nearest M bucket, the shipped database or
+ * the heuristic) is replaced on sm_90 GPUs (H100, H200) for M >= 512
+ * (M >= 128 with FP8 X) by the wgmma family (128 tokens per block, 256 from
+ * M = 2048 with per-row scales, 4 stages), unless the context has
+ * FPX_CTX_NO_WGMMA or the family does not take the key. */
 FPX_API fpx_status fpx_gemm(fpx_ctx *ctx, const fpx_gemm_args *args, fpx_stream stream);
 
 /* The configuration fpx_gemm uses when args->config is NULL (the lookup
- * order of fpx_ctx_stats; counted like a call). */
+ * order of fpx_ctx_stats and the automatic wgmma choice, reported as
+ * kernel 1; counted like a call). Passing it back as args->config runs the
+ * same kernel. */
 FPX_API fpx_status fpx_gemm_default_config(fpx_ctx *ctx, const fpx_gemm_args *args,
                                            fpx_wo_config *out_config);
 

@@ -104,6 +104,24 @@ static int shipped_visit(const fpx__cache_winner *w, void *user) {
   return 0;
 }
 
+/* A stored configuration this context can run: valid, and a wgmma one
+ * (kernel 1) only on sm_90. */
+static int usable(const fpx_ctx *ctx, const fpx_wo_config *c) {
+  if (fpx__wo_config_check(c) != FPX_OK) return 0;
+  return c->kernel != 1 || ctx->sm_version == 90;
+}
+
+/* The automatic wgmma rule (fpx__gemm_wgmma_choice) replaces a
+ * configuration from a fallback; exact winners run as stored. */
+static void apply_wgmma_rule(const fpx_ctx *ctx, const fpx__wo_key *key, size_t m,
+                             fpx__config_source source, fpx_wo_config *cfg) {
+  fpx__wgmma_config w;
+  if (source != FPX__SRC_USER_NEAREST && source != FPX__SRC_SHIPPED && source != FPX__SRC_HEURISTIC)
+    return;
+  if (!fpx__gemm_wgmma_choice(ctx, key, m, &w)) return;
+  *cfg = (fpx_wo_config){.kernel = 1, .tokens = w.tokens, .stages = w.stages};
+}
+
 /* Slow path: the lookup order, without the in-process table. */
 static fpx__config_source lookup(fpx_ctx *ctx, const fpx__wo_key *key, size_t m, size_t n,
                                  size_t k, int bucket, fpx_wo_config *out) {
@@ -113,20 +131,20 @@ static fpx__config_source lookup(fpx_ctx *ctx, const fpx__wo_key *key, size_t m,
   fpx__cache_key_for(&ctx->info, key, n, k, bucket, &ck);
   if (ctx->user_db != NULL) {
     if (fpx__cache_get_winner(ctx->user_db, &ck, &w, &found) == FPX_OK && found &&
-        fpx__wo_config_check(&w.config) == FPX_OK) {
+        usable(ctx, &w.config)) {
       *out = w.config;
       return FPX__SRC_USER_EXACT;
     }
     if (fpx__cache_nearest_bucket(ctx->user_db, &ck, &w, &found) == FPX_OK && found &&
-        fpx__wo_config_check(&w.config) == FPX_OK) {
+        usable(ctx, &w.config)) {
       *out = w.config;
       return FPX__SRC_USER_NEAREST;
     }
   }
   if (ctx->shipped_db != NULL) {
-    shipped_search s = {&ck, -1, {0, 0, 0, 0}};
+    shipped_search s = {&ck, -1, {0}};
     if (fpx__cache_list_winners(ctx->shipped_db, shipped_visit, &s) == FPX_OK && s.best_distance >= 0 &&
-        fpx__wo_config_check(&s.config) == FPX_OK) {
+        usable(ctx, &s.config)) {
       *out = s.config;
       return FPX__SRC_SHIPPED;
     }
@@ -169,7 +187,7 @@ static fpx_status grow(fpx_ctx *ctx) {
 
 fpx__tuned_entry *fpx__ctx_tuned_entry(fpx_ctx *ctx, const fpx__wo_key *key, size_t m, size_t n,
                                        size_t k) {
-  static const fpx_wo_config zero = {0, 0, 0, 0};
+  static const fpx_wo_config zero = {0};
   if (ctx->tuned_capacity == 0) return NULL;
   fpx__tuned_entry *e = find_slot(ctx->tuned, ctx->tuned_capacity, fpx__wo_gemm_id(key, &zero), (int64_t)n,
                                   (int64_t)k, fpx__cache_m_bucket(m));
@@ -178,7 +196,7 @@ fpx__tuned_entry *fpx__ctx_tuned_entry(fpx_ctx *ctx, const fpx__wo_key *key, siz
 
 fpx_status fpx__ctx_resolve_config(fpx_ctx *ctx, const fpx__wo_key *key, size_t m, size_t n,
                                    size_t k, fpx_wo_config *out) {
-  static const fpx_wo_config zero = {0, 0, 0, 0};
+  static const fpx_wo_config zero = {0};
   const uint64_t id = fpx__wo_gemm_id(key, &zero);
   const int bucket = fpx__cache_m_bucket(m);
   fpx_status st = FPX_OK;
@@ -195,6 +213,8 @@ fpx_status fpx__ctx_resolve_config(fpx_ctx *ctx, const fpx__wo_key *key, size_t 
   /* first call of this key: the database lookups, then remember */
   fpx_wo_config cfg;
   const fpx__config_source source = lookup(ctx, key, m, n, k, bucket, &cfg);
+  fpx__error_clear(); /* a missing or unusable entry is not the call's failure */
+  apply_wgmma_rule(ctx, key, m, source, &cfg);
   if (2 * (ctx->tuned_count + 1) > ctx->tuned_capacity) FPX_TRY(grow(ctx));
   fpx__tuned_entry *e = find_slot(ctx->tuned, ctx->tuned_capacity, id, (int64_t)n, (int64_t)k, bucket);
   *e = (fpx__tuned_entry){id, (int64_t)n, (int64_t)k, bucket, 1, cfg, source};
@@ -203,10 +223,11 @@ fpx_status fpx__ctx_resolve_config(fpx_ctx *ctx, const fpx__wo_key *key, size_t 
   ctx->source_calls[source]++;
   *out = cfg;
   if (ctx->log_fallbacks && source != FPX__SRC_USER_EXACT) {
-    char name[FPX__NAME_EXPR_MAX];
+    char name[FPX__NAME_EXPR_MAX], text[48];
     fpx__wo_gemm_name(key, &cfg, name);
-    fprintf(stderr, "fpx: N=%zu K=%zu M bucket %d: no tuned entry, using the %s: %s split_k=%d\n", n, k,
-            bucket, source_names[source], name, cfg.split_k);
+    fpx__wo_config_text(&cfg, text, sizeof text);
+    fprintf(stderr, "fpx: N=%zu K=%zu M bucket %d: no tuned entry, using the %s: %s (%s)\n", n, k,
+            bucket, source_names[source], name, text);
   }
 fail:
   pthread_mutex_unlock(&ctx->tuned_lock);

@@ -2,7 +2,8 @@
  * first_use_tuning.c - FPX_CTX_TUNE_ON_FIRST_USE: the first call of a key
  * whose configuration came from a fallback times the candidates on the
  * caller's own buffers and stream (staged: each tile configuration at
- * split-K 1 and at its middle split-K, then every split-K of the fastest tile) and keeps the winner in
+ * split-K 1 and at its middle split-K, each wgmma configuration on sm_90,
+ * then every split-K of the fastest mma.sync tile) and keeps the winner in
  * the context's in-process table. No reference check and nothing stored:
  * that is `fpx-tune tune`'s job.
  */
@@ -29,7 +30,11 @@ static float time_config(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_conf
   return ms / FIRST_USE_REPS;
 }
 
+/* Same tile configuration: for mma.sync all but split_k, for wgmma
+ * (which has no split-K) the whole configuration. */
 static int same_tile(const fpx_wo_config *a, const fpx_wo_config *b) {
+  if (a->kernel != b->kernel) return 0;
+  if (a->kernel == 1) return a->tokens == b->tokens && a->stages == b->stages;
   return a->warps_n == b->warps_n && a->warps_k == b->warps_k && a->m_tiles == b->m_tiles;
 }
 
@@ -51,7 +56,9 @@ fpx_status fpx__ctx_tune_first_use(fpx_ctx *ctx, const fpx__wo_key *key, const f
   if (capture != CU_STREAM_CAPTURE_STATUS_NONE) return FPX_OK; /* cannot synchronize */
   cand = malloc(1024 * sizeof *cand);
   if (cand == NULL) return fpx__error(FPX_ERR_OUT_OF_MEMORY, "first-use tuning: no memory");
-  const size_t count = fpx__wo_candidates(m, n, k, ctx->info.sm_count, cand, 1024);
+  /* FPX_CTX_NO_WGMMA keeps the search on mma.sync */
+  const size_t count = fpx__gemm_candidates(key, m, n, k, ctx->info.sm_count,
+                                            ctx->no_wgmma ? 0 : ctx->sm_version, cand, 1024);
   FPX_CU(ctx->cu, cuEventCreate(&start, CU_EVENT_DEFAULT));
   FPX_CU(ctx->cu, cuEventCreate(&stop, CU_EVENT_DEFAULT));
   fpx_wo_config best = *inout;
@@ -79,7 +86,9 @@ fpx_status fpx__ctx_tune_first_use(fpx_ctx *ctx, const fpx__wo_key *key, const f
   }
   /* stage 2: every split-K of the fastest tile configuration */
   for (size_t i = 0; i < count; i++) {
-    if (!same_tile(&cand[i], &best_tile) || cand[i].split_k == best_tile.split_k || cand[i].split_k == 1) continue;
+    if (best_tile.kernel != 0 || !same_tile(&cand[i], &best_tile) ||
+        cand[i].split_k == best_tile.split_k || cand[i].split_k == 1)
+      continue;
     const float ms = time_config(ctx, key, &cand[i], args, stream, start, stop);
     if (ms >= 0 && (best_ms < 0 || ms < best_ms)) {
       best_ms = ms;

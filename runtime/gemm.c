@@ -70,6 +70,24 @@ static fpx_status check_gemm_args(fpx_ctx *ctx, const fpx_gemm_args *a) {
   return FPX_OK;
 }
 
+/* A kernel-1 configuration on this device and key: sm_90 and what the
+ * wgmma family accepts; names the configuration. */
+static fpx_status check_wgmma(const fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_config *c,
+                              const char *who) {
+  const fpx__wgmma_config w = {c->tokens, c->stages};
+  char text[48];
+  fpx_status st = FPX_OK;
+  fpx__wo_config_text(c, text, sizeof text);
+  if (ctx->sm_version != 90)
+    return fpx__error(FPX_ERR_UNSUPPORTED_DEVICE,
+                      "%s: config %s (kernel 1) needs an sm_90 GPU (H100, H200); %s is %s", who,
+                      text, ctx->info.name, ctx->info.arch);
+  FPX_TRY(fpx__wgmma_key_check(key));
+  FPX_TRY(fpx__wgmma_config_check(key, &w));
+fail:
+  return st;
+}
+
 static fpx_status resolve(fpx_ctx *ctx, const fpx_gemm_args *a, fpx__wo_key *key,
                           fpx_wo_config *config) {
   fpx_status st = FPX_OK;
@@ -79,6 +97,7 @@ static fpx_status resolve(fpx_ctx *ctx, const fpx_gemm_args *a, fpx__wo_key *key
   if (a->config != NULL) {
     *config = *a->config;
     FPX_TRY(fpx__wo_config_check(config));
+    if (config->kernel == 1) FPX_TRY(check_wgmma(ctx, key, config, "fpx_gemm"));
     __atomic_fetch_add(&ctx->source_calls[FPX__SRC_EXPLICIT], 1, __ATOMIC_RELAXED);
   } else {
     FPX_TRY(fpx__ctx_resolve_config(ctx, key, a->m, a->weights->n, a->weights->k, config));
@@ -111,9 +130,12 @@ fpx_status fpx__ctx_prepare_gemm(fpx_ctx *ctx, const fpx__wo_key *key, const fpx
   char name[FPX__NAME_EXPR_MAX];
   FPX_TRY(fpx__wo_key_check(key));
   FPX_TRY(fpx__wo_config_check(config));
+  if (config->kernel == 1) FPX_TRY(check_wgmma(ctx, key, config, "fpx__ctx_prepare_gemm"));
   FPX_TRY(fpx__ctx_enter(ctx));
   fpx__wo_gemm_name(key, config, name);
-  FPX_TRY(fpx__ctx_kernel(ctx, fpx__wo_gemm_id(key, config), FPX__TEMPLATE_WEIGHT_ONLY, name, &fn));
+  FPX_TRY(fpx__ctx_kernel(ctx, fpx__wo_gemm_id(key, config),
+                          config->kernel == 1 ? FPX__TEMPLATE_WGMMA : FPX__TEMPLATE_WEIGHT_ONLY, name,
+                          &fn));
 fail:
   return st;
 }
@@ -122,6 +144,15 @@ fpx_status fpx__gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_c
                             const fpx_gemm_args *args, CUstream stream) {
   fpx_status st = FPX_OK;
   const fpx_weights *w = args->weights;
+  if (cfg->kernel == 1) {
+    fpx_gemm_args full; /* a caller's older, shorter args: the new fields zero */
+    const fpx__wgmma_config wcfg = {cfg->tokens, cfg->stages};
+    FPX_TRY(check_wgmma(ctx, key, cfg, "fpx_gemm"));
+    memset(&full, 0, sizeof full);
+    memcpy(&full, args, args->struct_size < sizeof full ? args->struct_size : sizeof full);
+    full.struct_size = sizeof full;
+    return fpx__wgmma_gemm_launch(ctx, key, &wcfg, &full, stream);
+  }
   const uint64_t id = fpx__wo_gemm_id(key, cfg);
   /* the name expression is only needed to compile: build it on a miss */
   CUfunction fn = fpx__ctx_kernel_find(ctx, id);
@@ -152,41 +183,21 @@ fail:
   return st;
 }
 
-/* Where the wgmma family starts to beat the mma.sync family (H100, llama3
- * shapes; BENCHMARKS.md): M >= 512 with 16-bit X, M >= 128 with FP8 X. */
-#define WGMMA_MIN_M 512
-#define WGMMA_MIN_M_FP8 128
-
 int fpx__gemm_wgmma_choice(const fpx_ctx *ctx, const fpx__wo_key *key, size_t m,
                            fpx__wgmma_config *out) {
-  const int fp8_x = key->x_dtype == FPX_DTYPE_E4M3 || key->x_dtype == FPX_DTYPE_E5M2;
-  if (ctx->no_wgmma || ctx->sm_version != 90 || m < (fp8_x ? WGMMA_MIN_M_FP8 : WGMMA_MIN_M))
-    return 0;
-  out->tokens = m >= 2048 && key->group_size == 0 ? 256 : 128;
-  out->stages = 4;
-  if (fpx__wgmma_key_check(key) != FPX_OK || fpx__wgmma_config_check(key, out) != FPX_OK) {
-    fpx__error_clear(); /* a key the family does not take stays on mma.sync */
-    return 0;
-  }
+  fpx_wo_config c;
+  if (ctx->no_wgmma || !fpx__wgmma_auto_config(ctx->sm_version, key, m, &c)) return 0;
+  *out = (fpx__wgmma_config){c.tokens, c.stages};
   return 1;
 }
 
 FPX_API fpx_status fpx_gemm(fpx_ctx *ctx, const fpx_gemm_args *args, fpx_stream stream) {
   fpx__wo_key key;
   fpx_wo_config cfg;
-  fpx__wgmma_config wcfg;
   fpx_status st = FPX_OK;
   fpx__error_clear();
   FPX_TRY(resolve(ctx, args, &key, &cfg));
   FPX_TRY(fpx__ctx_enter(ctx));
-  if (args->config == NULL && fpx__gemm_wgmma_choice(ctx, &key, args->m, &wcfg)) {
-    fpx_gemm_args full; /* a caller's older, shorter args: the new fields zero */
-    memset(&full, 0, sizeof full);
-    memcpy(&full, args, args->struct_size < sizeof full ? args->struct_size : sizeof full);
-    full.struct_size = sizeof full;
-    FPX_TRY(fpx__wgmma_gemm_launch(ctx, &key, &wcfg, &full, (CUstream)stream));
-    return FPX_OK;
-  }
   if (args->config == NULL && ctx->tune_on_first_use)
     FPX_TRY(fpx__ctx_tune_first_use(ctx, &key, args, (CUstream)stream, &cfg));
   FPX_TRY(fpx__gemm_launch(ctx, &key, &cfg, args, (CUstream)stream));

@@ -53,7 +53,7 @@ static inline fpx__cache_winner sample(int64_t n, int m_bucket, double time_us) 
   w.key.n = n;
   w.key.k = 4096;
   w.key.m_bucket = m_bucket;
-  w.config = (fpx_wo_config){4, 1, 2, 1};
+  w.config = (fpx_wo_config){4, 1, 2, 1, 0, 0, 0};
   w.time_us = time_us;
   w.check_tolerance = 0.01;
   w.check_error = 0.001;

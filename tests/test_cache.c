@@ -125,7 +125,7 @@ Test(cache, migrates_version_1_and_keeps_its_rows) {
   cr_assert_eq(fpx__cache_schema_version(c), 1);
   cr_assert_neq(fpx__cache_exec_for_testing(c, "SELECT * FROM binaries"), FPX_OK);
   fpx__cache_winner want = sample(128, 1, 7.25), got;
-  want.config = (fpx_wo_config){2, 1, 4, 3};
+  want.config = (fpx_wo_config){2, 1, 4, 3, 0, 0, 0};
   want.tuned_at = 1600000000;
   int found = 0;
   cr_assert_eq(fpx__cache_get_winner(c, &want.key, &got, &found), FPX_OK, "%s",
@@ -133,9 +133,9 @@ Test(cache, migrates_version_1_and_keeps_its_rows) {
   cr_assert(found);
   cr_assert_str_eq(got.candidates_checksum, "");
   fpx__cache_close(c);
-  /* read-write: migrated to 2 in place, the row kept */
+  /* read-write: migrated to the current version in place, the row kept */
   c = open_ok(path, 0);
-  cr_assert_eq(fpx__cache_schema_version(c), 2);
+  cr_assert_eq(fpx__cache_schema_version(c), FPX__CACHE_SCHEMA_VERSION);
   cr_assert_eq(fpx__cache_exec_for_testing(c, "SELECT candidates_checksum FROM winners; "
                                               "SELECT hash FROM binaries"),
                FPX_OK, "%s", fpx_last_error());
@@ -154,7 +154,7 @@ Test(cache, migrates_version_1_and_keeps_its_rows) {
   cr_assert_eq(count_of(c), 2);
   fpx__cache_close(c);
   c = open_ok(path, FPX__CACHE_READONLY);
-  cr_assert_eq(fpx__cache_schema_version(c), 2);
+  cr_assert_eq(fpx__cache_schema_version(c), FPX__CACHE_SCHEMA_VERSION);
   fpx__cache_close(c);
 }
 
@@ -167,7 +167,7 @@ Test(cache, refuses_a_newer_schema_naming_both_versions) {
     cr_assert_eq(fpx__cache_open(path, flags, &c), FPX_ERR_IO);
     cr_assert_null(c);
     cr_assert(contains(fpx_last_error(), "version 7"), "%s", fpx_last_error());
-    cr_assert(contains(fpx_last_error(), "version 2"), "%s", fpx_last_error());
+    cr_assert(contains(fpx_last_error(), "version 3"), "%s", fpx_last_error());
     cr_assert(contains(fpx_last_error(), path), "%s", fpx_last_error());
   }
   /* the file is left alone */
@@ -250,7 +250,7 @@ Test(cache, upsert_keeps_the_faster_entry) {
   /* slower: ignored */
   fpx__cache_winner slower = w;
   slower.time_us = 12.0;
-  slower.config = (fpx_wo_config){8, 2, 1, 4};
+  slower.config = (fpx_wo_config){8, 2, 1, 4, 0, 0, 0};
   put_ok(c, &slower);
   cr_assert_eq(fpx__cache_get_winner(c, &w.key, &got, &found), FPX_OK);
   cr_assert(found);
@@ -259,7 +259,7 @@ Test(cache, upsert_keeps_the_faster_entry) {
   /* faster: replaces every value column */
   fpx__cache_winner faster = w;
   faster.time_us = 8.5;
-  faster.config = (fpx_wo_config){2, 2, 8, 2};
+  faster.config = (fpx_wo_config){2, 2, 8, 2, 0, 0, 0};
   faster.check_error = 0.002;
   faster.tuned_at = 1800000000;
   snprintf(faster.candidates_checksum, sizeof faster.candidates_checksum, "c0ffee");

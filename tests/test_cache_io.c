@@ -132,7 +132,7 @@ static void fill_varied(fpx__cache *c) {
     w.key.sm_count = 100 + i;
     w.key.driver_version = 12000 + i;
     w.key.nvrtc_version = 12100 + i;
-    w.config = (fpx_wo_config){1 << (i % 4), 1 << (i % 2), 1 << (i % 4), 1 + i};
+    w.config = (fpx_wo_config){1 << (i % 4), 1 << (i % 2), 1 << (i % 4), 1 + i, 0, 0, 0};
     w.check_tolerance = 1.0 / (3 + i);
     w.check_error = 1e-7 * (i + 1) / 7.0;
     w.tuned_at = 1700000000 + 12345 * i;

@@ -306,7 +306,7 @@ Test(cli_db, compile_stores_the_kernels_the_runtime_looks_up) {
   cr_assert_eq(fpx__cache_count_binaries(cache, &binaries), FPX_OK);
   cr_assert_eq(binaries, 4);
   const fpx__wo_key key = {{2, 1}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
-  const fpx_wo_config config = {4, 1, 1, 3};
+  const fpx_wo_config config = {4, 1, 1, 3, 0, 0, 0};
   fpx__wo_gemm_name(&key, &config, name);
   fpx__kernel_binary_hash(FPX__TEMPLATE_WEIGHT_ONLY, name, "sm_90a", hash);
   void *blob = NULL;

@@ -45,7 +45,7 @@ Test(compile, every_config_sm_90a, .timeout = 900) { compile_space("sm_90a"); }
 static void compile_formats(const char *arch) {
   static const fpx_format formats[] = {{1, 1}, {2, 1}, {2, 2}, {3, 2}, {2, 3},
                                        {3, 3}, {4, 3}, {5, 2}, {5, 1}};
-  static const fpx_wo_config cfgs[] = {{1, 1, 1, 1}, {4, 2, 8, 1}};
+  static const fpx_wo_config cfgs[] = {{1, 1, 1, 1, 0, 0, 0}, {4, 2, 8, 1, 0, 0, 0}};
   for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++)
     for (int act = 1; act <= 2; act++) {
       if (formats[f].exp_bits == 5 && formats[f].man_bits == 1 && act == FPX_DTYPE_F16) continue;
@@ -74,7 +74,7 @@ static void compile_fp8_activations(const char *arch) {
   static const fpx_format formats[] = {{4, 3}, {3, 2}, {2, 1}, {5, 2}};
   static const fpx_dtype acts[] = {FPX_DTYPE_E4M3, FPX_DTYPE_E5M2};
   static const fpx_dtype outs[] = {FPX_DTYPE_BF16, FPX_DTYPE_F16, FPX_DTYPE_F32};
-  static const fpx_wo_config cfgs[] = {{1, 1, 1, 1}, {4, 2, 8, 1}, {4, 1, 2, 1}};
+  static const fpx_wo_config cfgs[] = {{1, 1, 1, 1, 0, 0, 0}, {4, 2, 8, 1, 0, 0, 0}, {4, 1, 2, 1, 0, 0, 0}};
   size_t i = 0;
   for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++)
     for (size_t a = 0; a < 2; a++)
@@ -154,13 +154,13 @@ Test(config, ids_and_names_are_distinct) {
 }
 
 Test(config, invalid_configs_name_the_field) {
-  fpx_wo_config c = {4, 1, 1, 0};
+  fpx_wo_config c = {4, 1, 1, 0, 0, 0, 0};
   cr_assert_eq(fpx__wo_config_check(&c), FPX_ERR_INVALID_ARGUMENT);
   cr_assert(strstr(fpx_last_error(), "split_k 0") != NULL);
-  c = (fpx_wo_config){8, 4, 1, 1};
+  c = (fpx_wo_config){8, 4, 1, 1, 0, 0, 0};
   cr_assert_eq(fpx__wo_config_check(&c), FPX_ERR_INVALID_ARGUMENT);
   cr_assert(strstr(fpx_last_error(), "16 warps") != NULL);
-  c = (fpx_wo_config){4, 1, 3, 1};
+  c = (fpx_wo_config){4, 1, 3, 1, 0, 0, 0};
   cr_assert_eq(fpx__wo_config_check(&c), FPX_ERR_INVALID_ARGUMENT);
   cr_assert(strstr(fpx_last_error(), "m_tiles 3") != NULL);
 }
@@ -181,7 +181,7 @@ Test(config, fp8_activation_instances_carry_the_act_code) {
                {FPX_DTYPE_BF16, "fpx::weight_only_gemm<4,3,1,1,0,"},
                {FPX_DTYPE_E4M3, "fpx::weight_only_gemm<4,3,2,1,0,"},
                {FPX_DTYPE_E5M2, "fpx::weight_only_gemm<4,3,3,1,0,"}};
-  const fpx_wo_config cfg = {4, 1, 1, 1};
+  const fpx_wo_config cfg = {4, 1, 1, 1, 0, 0, 0};
   uint64_t ids[4];
   for (size_t i = 0; i < 4; i++) {
     const fpx__wo_key key = {{4, 3}, cases[i].x, FPX_DTYPE_BF16, 0};

@@ -64,7 +64,7 @@ TestSuite(config_lookup, .init = setup_db, .fini = teardown_db);
 Test(config_lookup, exact_then_nearest_bucket_then_heuristic) {
   fpx_ctx *ctx = fake_ctx(db_file);
   cr_assert_not_null(ctx->user_db, "%s", ctx->user_db_note);
-  const fpx_wo_config at16 = {2, 2, 2, 3}, at256 = {8, 1, 8, 1};
+  const fpx_wo_config at16 = {2, 2, 2, 3, 0, 0, 0}, at256 = {8, 1, 8, 1, 0, 0, 0};
   put(ctx, ctx->user_db, 16, at16);
   put(ctx, ctx->user_db, 256, at256);
   fpx_wo_config c;
@@ -98,7 +98,7 @@ Test(config_lookup, exact_then_nearest_bucket_then_heuristic) {
 
 Test(config_lookup, a_different_gpu_or_driver_does_not_match) {
   fpx_ctx *ctx = fake_ctx(db_file);
-  put(ctx, ctx->user_db, 1, (fpx_wo_config){1, 4, 1, 5});
+  put(ctx, ctx->user_db, 1, (fpx_wo_config){1, 4, 1, 5, 0, 0, 0});
   ctx->info.driver_version = 13010; /* a driver update invalidates tuned entries */
   fpx_wo_config c, h;
   fpx__wo_config_default(1, 4096, 4096, 132, &h);
@@ -112,7 +112,7 @@ Test(config_lookup, shipped_entries_match_the_gpu_model_at_any_driver) {
   cr_assert_null(ctx->user_db);
   cr_assert(strstr(ctx->user_db_note, "disabled") != NULL);
   if (ctx->shipped_db == NULL) cr_assert_eq(fpx__cache_open(":memory:", 0, &ctx->shipped_db), FPX_OK);
-  const fpx_wo_config shipped = {4, 2, 1, 6};
+  const fpx_wo_config shipped = {4, 2, 1, 6, 0, 0, 0};
   fpx_device_info other_driver = ctx->info;
   other_driver.driver_version = 12040;
   fpx__cache_winner w;

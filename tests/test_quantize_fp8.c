@@ -68,7 +68,7 @@ Test(quantize_fp8, ids_are_distinct_and_in_their_own_family) {
   }
   /* the weight-only families stay below */
   fpx__wo_key key = {{4, 3}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 256};
-  fpx_wo_config cfg = {8, 4, 8, 1};
+  fpx_wo_config cfg = {8, 4, 8, 1, 0, 0, 0};
   cr_assert_lt(fpx__wo_gemm_id(&key, &cfg) >> 40, FPX__Q8_FAMILY);
   cr_assert_lt(fpx__wo_dequant_id((fpx_format){5, 2}, FPX_DTYPE_BF16, 256) >> 40, FPX__Q8_FAMILY);
 }

@@ -162,7 +162,7 @@ Test(wgmma_config, ids_are_distinct_and_never_weight_only_ids) {
               fpx__wgmma_config cfg = {tokens, stages};
               fpx__wgmma_gemm_name(&key, &cfg, names[count]);
               ids[count++] = fpx__wgmma_gemm_id(&key, &cfg);
-              fpx_wo_config wo = {4, 1, tokens / 64, 1};
+              fpx_wo_config wo = {4, 1, tokens / 64, 1, 0, 0, 0};
               cr_assert_neq(fpx__wgmma_gemm_id(&key, &cfg), fpx__wo_gemm_id(&key, &wo));
             }
   for (size_t i = 0; i < count; i++)

@@ -1,6 +1,8 @@
 /*
  * candidates.c - the exhaustive and staged search strategies over the
- * candidate configurations of one problem.
+ * candidate configurations of one problem. Wgmma candidates (kernel 1) have
+ * no split-K: the staged search measures each of them in stage 1 and
+ * expands only mma.sync tiles in stage 2.
  */
 #include "candidates.h"
 
@@ -22,7 +24,11 @@ static void consider(fpx__tune_outcome *o, const fpx_wo_config *c, double us) {
   }
 }
 
+/* Same tile configuration: for mma.sync all but split_k; a wgmma
+ * configuration (no split-K) is a tile of its own. */
 static int same_tile(const fpx_wo_config *a, const fpx_wo_config *b) {
+  if (a->kernel != b->kernel) return 0;
+  if (a->kernel == 1) return a->tokens == b->tokens && a->stages == b->stages;
   return a->warps_n == b->warps_n && a->warps_k == b->warps_k && a->m_tiles == b->m_tiles;
 }
 
@@ -48,6 +54,10 @@ size_t fpx__tune_stage1(const fpx_wo_config *cand, size_t count, size_t m, size_
     size_t j = i, fill = i;
     double fill_distance = 1e30;
     while (j < count && same_tile(&cand[i], &cand[j])) {
+      if (cand[j].kernel != 0) { /* wgmma: one configuration, measured as is */
+        j++;
+        continue;
+      }
       const double d = fabs(log(launched_warps(&cand[j], m, n) / target));
       if (d < fill_distance) {
         fill_distance = d;
@@ -69,7 +79,7 @@ size_t fpx__tune_stage2(const fpx_wo_config *cand, size_t count, const size_t *s
   for (size_t r = 0; r < FPX__TUNE_STAGED_KEEP; r++) {
     size_t best = (size_t)-1;
     for (size_t i = 0; i < s1_count; i++) {
-      if (s1_us[i] < 0) continue;
+      if (s1_us[i] < 0 || cand[s1_idx[i]].kernel != 0) continue; /* wgmma: nothing to expand */
       int taken = 0;
       for (size_t q = 0; q < kept; q++) taken |= same_tile(&cand[s1_idx[top[q]]], &cand[s1_idx[i]]);
       if (!taken && (best == (size_t)-1 || s1_us[i] < s1_us[best])) best = i;

@@ -1,6 +1,6 @@
 /*
  * candidates.h - the search strategies that choose among the candidate
- * configurations of one problem (the candidates: fpx__wo_candidates in
+ * configurations of one problem (the candidates: fpx__gemm_candidates in
  * gen/config.h).
  */
 #ifndef FPX_TUNER_CANDIDATES_H
@@ -28,8 +28,9 @@ typedef enum fpx__tune_strategy {
 /* The staged strategy's plan, for callers that measure in batches: stage 1
  * is, per tile configuration, its split-K 1 and the split-K whose grid comes
  * closest to one wave of warps for this M x N on sm_count SMs; stage 2 is
- * every other split value of the FPX__TUNE_STAGED_KEEP fastest tile
- * configurations of stage 1 (s1_us[i] is the time of candidate s1_idx[i],
+ * every other split value of the FPX__TUNE_STAGED_KEEP fastest mma.sync
+ * tile configurations of stage 1. Every wgmma candidate (kernel 1, a tile
+ * of its own without split-K) is in stage 1 (s1_us[i] is the time of candidate s1_idx[i],
  * negative when it failed). Both write candidate indices, return the count. */
 size_t fpx__tune_stage1(const fpx_wo_config *cand, size_t count, size_t m, size_t n, int sm_count,
                         size_t *out_idx);

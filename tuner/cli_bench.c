@@ -158,7 +158,8 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
   o->p.fp8_ok = 1;
   o->p.act = FPX_DTYPE_BF16;
   o->iters = 30;
-  o->config = (fpx_wo_config){CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET, CONFIG_UNSET};
+  o->config = (fpx_wo_config){.warps_n = CONFIG_UNSET, .warps_k = CONFIG_UNSET,
+                              .m_tiles = CONFIG_UNSET, .split_k = CONFIG_UNSET};
   for (int i = 1; i < argc && rc == CLI_EXIT_OK; i++) {
     const char *v;
     int missing = 0, handled = 0;
@@ -259,7 +260,7 @@ typedef struct wgmma_buffers {
 } wgmma_buffers;
 
 static void config_text(const fpx_wo_config *c, char *buf, size_t size) {
-  snprintf(buf, size, "%d/%d/%d/%d", c->warps_n, c->warps_k, c->m_tiles, c->split_k);
+  fpx__wo_config_text(c, buf, size);
 }
 
 /* The configuration for one point: the library default with the fields the
@@ -270,6 +271,10 @@ static fpx_status point_config(bench_run *b, const fpx_gemm_args *args, fpx_wo_c
   const fpx_wo_config *u = &b->o->config;
   FPX_TRY(fpx_gemm_default_config(b->ctx, args, out));
   *explicit_cfg = 0;
+  /* mma.sync fields given over a wgmma default: start from the mma.sync heuristic */
+  if (out->kernel != 0 && (u->warps_n != CONFIG_UNSET || u->warps_k != CONFIG_UNSET ||
+                           u->m_tiles != CONFIG_UNSET || u->split_k != CONFIG_UNSET))
+    fpx__wo_config_default(args->m, args->weights->n, args->weights->k, b->dev.sm_count, out);
   if (u->warps_n != CONFIG_UNSET) *explicit_cfg = 1, out->warps_n = u->warps_n;
   if (u->warps_k != CONFIG_UNSET) *explicit_cfg = 1, out->warps_k = u->warps_k;
   if (u->m_tiles != CONFIG_UNSET) *explicit_cfg = 1, out->m_tiles = u->m_tiles;

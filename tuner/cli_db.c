@@ -85,7 +85,8 @@ static void print_winner_json(FILE *out, const fpx__cache_winner *w) {
           c->m_tiles, c->split_k, w->time_us, w->check_tolerance, w->check_error,
           (long long)w->tuned_at);
   json_string(out, w->candidates_checksum);
-  fputc('}', out);
+  fprintf(out, ", \"kernel\": %d, \"tokens\": %d, \"stages\": %d}", c->kernel, c->tokens,
+          c->stages);
 }
 
 /* The winners passing `filter` (NULL: all) as a JSON array. */
@@ -108,7 +109,8 @@ void fpx__cli_list_usage(FILE *out) {
           "\n"
           "Prints one line per tuned winner in key order, tab-separated, after a\n"
           "header line: gpu, arch, format, x and y dtypes, group size, N, K, M\n"
-          "bucket, config (warps_n/warps_k/m_tiles/split_k), time in microseconds,\n"
+          "bucket, config (warps_n/warps_k/m_tiles/split_k for mma.sync,\n"
+          "wgmma:tokens/stages for the Hopper wgmma family), time in microseconds,\n"
           "and the tuning date (UTC). With --json, prints a JSON array of the\n"
           "winners with the fields of 'export'. A database file that does not\n"
           "exist lists as empty.\n"
@@ -135,12 +137,12 @@ int fpx__cli_list(int argc, char **argv) {
   for (size_t i = 0; i < l.count; i++) {
     const fpx__cache_winner *w = &l.items[i];
     const fpx__cache_key *k = &w->key;
-    char date[32];
+    char date[32], config[48];
     format_date(w->tuned_at, date);
-    printf("%s\t%s\t%s\t%s\t%s\t%d\t%lld\t%lld\t%d\t%d/%d/%d/%d\t%.2f\t%s\n", k->gpu_name,
-           k->arch, k->weight_format, k->x_dtype, k->y_dtype, k->group_size, (long long)k->n,
-           (long long)k->k, k->m_bucket, w->config.warps_n, w->config.warps_k,
-           w->config.m_tiles, w->config.split_k, w->time_us, date);
+    fpx__wo_config_text(&w->config, config, sizeof config);
+    printf("%s\t%s\t%s\t%s\t%s\t%d\t%lld\t%lld\t%d\t%s\t%.2f\t%s\n", k->gpu_name, k->arch,
+           k->weight_format, k->x_dtype, k->y_dtype, k->group_size, (long long)k->n,
+           (long long)k->k, k->m_bucket, config, w->time_us, date);
   }
 done:
   free(l.items);
@@ -174,8 +176,9 @@ void fpx__cli_show_usage(FILE *out) {
 
 static void print_winner_text(const fpx__cache_winner *w) {
   const fpx__cache_key *k = &w->key;
-  char date[32];
+  char date[32], config[48];
   format_date(w->tuned_at, date);
+  fpx__wo_config_text(&w->config, config, sizeof config);
   printf("gpu_name: %s\narch: %s\nsm_count: %d\ndriver_version: %d\nnvrtc_version: %d\n"
          "fpx_hash: %s\nfamily: %s\nweight_format: %s\nx_dtype: %s\ny_dtype: %s\n"
          "group_size: %d\nn: %lld\nk: %lld\nm_bucket: %d\n",
@@ -188,6 +191,8 @@ static void print_winner_text(const fpx__cache_winner *w) {
          w->config.warps_n, w->config.warps_k, w->config.m_tiles, w->config.split_k, w->time_us,
          w->check_tolerance, w->check_error, (long long)w->tuned_at, date,
          w->candidates_checksum[0] ? w->candidates_checksum : "(none)");
+  printf("kernel: %d (%s)\ntokens: %d\nstages: %d\nconfig: %s\n", w->config.kernel,
+         w->config.kernel == 1 ? "wgmma" : "mma.sync", w->config.tokens, w->config.stages, config);
 }
 
 int fpx__cli_show(int argc, char **argv) {

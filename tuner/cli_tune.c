@@ -31,6 +31,9 @@ void cli_tune_usage(FILE *out) {
           "reference on sampled outputs with the output poisoned and guarded, and is\n"
           "then timed (L2 flushed, CUDA events, median of --reps). The fastest correct\n"
           "configuration is stored in the tuning database under the M bucket of M.\n"
+          "On sm_90 (H100, H200) and M >= 64 the Hopper wgmma family is measured too\n"
+          "(tokens 64/128/256 x stages 3/4/6 that the key allows), and the faster\n"
+          "family wins the key.\n"
           "FP8 activations (--act e4m3|e5m2, --family w8a8) are random bf16 quantized per\n"
           "token on the host (fpx_quantize_activations), and the check runs the CPU\n"
           "reference on the same codes and scales (fpx_reference_gemm_qx).\n"
@@ -47,14 +50,16 @@ void cli_tune_usage(FILE *out) {
           "  --m LIST          M values (default 1,2,4,...,8192)\n"
           "  --budget-s S      time per (format, shape, M) key before the remaining\n"
           "                    candidates are skipped (default 30; 0 = no limit)\n"
-          "  --strategy S      staged (default): every tile configuration at one split,\n"
-          "                    then every split of the 4 fastest; exhaustive: all\n"
+          "  --strategy S      staged (default): every tile configuration at one split\n"
+          "                    and every wgmma configuration, then every split of the\n"
+          "                    6 fastest tiles; exhaustive: all\n"
           "  --reps N          timed calls per candidate (default 10)\n"
           "  --db PATH         database (default: $FPX_CACHE_DIR/fpx.db, else\n"
           "                    $XDG_CACHE_HOME/fpx/fpx.db, else ~/.cache/fpx/fpx.db);\n"
           "                    --db '' measures without storing\n"
           "\n"
-          "Columns: the winner's config (warps_n/warps_k/m_tiles/split_k) and time, the\n"
+          "Columns: the winner's config (warps_n/warps_k/m_tiles/split_k, or\n"
+          "wgmma:tokens/stages) and time, the\n"
           "heuristic's config and time, the gain, and candidates measured/failed/crashed/\n"
           "skipped. Exit status 1 when the GPU cannot be used or nothing could be tuned.\n");
 }
@@ -124,7 +129,7 @@ static int parse_args(int argc, char **argv, tune_opts *o) {
 }
 
 static void config_text(const fpx_wo_config *c, char *buf, size_t size) {
-  snprintf(buf, size, "%d/%d/%d/%d", c->warps_n, c->warps_k, c->m_tiles, c->split_k);
+  fpx__wo_config_text(c, buf, size);
 }
 
 int cli_tune_run(int argc, char **argv) {

@@ -4,7 +4,9 @@
  * (tuner/sandbox.c), where each candidate is first checked against a CPU
  * double-precision reference on sampled outputs, with the output poisoned
  * and guarded by canary bytes, then timed (tuner/timing.c); picks the
- * winners and stores them in the tuning database (cache/).
+ * winners and stores them in the tuning database (cache/). On sm_90 the
+ * candidates include the wgmma family's (fpx__gemm_candidates): the child's
+ * fpx__gemm_launch dispatches them like any other.
  *
  * FP8 activations (key x_dtype e4m3 / e5m2): X is the same hashed BF16
  * matrix, quantized per row on the host (fpx_quantize_activations) and
@@ -441,7 +443,7 @@ static void tally(fpx__tune_result *r, const tune_job *j, const fpx__sandbox_res
       r->best = j->config;
       r->best_error = res->aux;
     }
-    if (memcmp(&j->config, &r->heuristic, sizeof j->config) == 0) r->heuristic_us = res->value;
+    if (fpx__wo_config_equal(&j->config, &r->heuristic)) r->heuristic_us = res->value;
   } else if (res->state == FPX__JOB_FAILED && res->code == 2) {
     r->measured--;
     r->skipped++;
@@ -476,6 +478,12 @@ static fpx_status store(const fpx__tune_spec *spec, const fpx_device_info *info,
 fail:
   fpx__cache_close(db);
   return st;
+}
+
+/* 90 for "sm_90a", 89 for "sm_89", ...; 0 when unreadable. */
+static int arch_sm_version(const char *arch) {
+  if (strncmp(arch, "sm_", 3) != 0) return 0;
+  return atoi(arch + 3);
 }
 
 fpx_status fpx__tune_shape(const fpx__tune_spec *spec, fpx__tune_result *results,
@@ -520,6 +528,7 @@ fpx_status fpx__tune_shape(const fpx__tune_spec *spec, fpx__tune_result *results
   if (out_device != NULL) *out_device = s->shared->info;
 
   /* batch 1: stage 1 (or everything) plus the heuristic's choice, per M */
+  const int sm = arch_sm_version(s->shared->info.arch);
   size_t total = 0;
   for (size_t i = 0; i < spec->m_count; i++) {
     cands[i] = malloc(FPX__TUNE_MAX_CANDIDATES * sizeof **cands);
@@ -527,14 +536,17 @@ fpx_status fpx__tune_shape(const fpx__tune_spec *spec, fpx__tune_result *results
       st = fpx__error(FPX_ERR_OUT_OF_MEMORY, "tune: no memory");
       goto fail;
     }
-    cand_counts[i] = fpx__wo_candidates(spec->ms[i], spec->n, spec->k, s->shared->info.sm_count, cands[i],
+    cand_counts[i] = fpx__gemm_candidates(&spec->key, spec->ms[i], spec->n, spec->k,
+                                          s->shared->info.sm_count, sm, cands[i],
                                           FPX__TUNE_MAX_CANDIDATES);
     total += cand_counts[i] + 1;
     results[i].m = spec->ms[i];
     results[i].m_bucket = fpx__cache_m_bucket(spec->ms[i]);
     results[i].candidates = cand_counts[i];
     results[i].heuristic_us = -1;
+    /* what fpx_gemm runs untuned: the heuristic, or the automatic wgmma choice */
     fpx__wo_config_default(spec->ms[i], spec->n, spec->k, s->shared->info.sm_count, &results[i].heuristic);
+    fpx__wgmma_auto_config(sm, &spec->key, spec->ms[i], &results[i].heuristic);
   }
   jobs = malloc(total * sizeof *jobs);
   res = calloc(total, sizeof *res);

@@ -187,7 +187,7 @@ static void run_format(const char *name) {
         run_problem(&g, &p, NULL);
       }
       static const fpx_wo_config configs[] = {
-          {4, 1, 1, 1}, {2, 2, 2, 3}, {8, 1, 4, 8}, {1, 4, 1, 2}, {4, 2, 8, 5}};
+          {4, 1, 1, 1, 0, 0, 0}, {2, 2, 2, 3, 0, 0, 0}, {8, 1, 4, 8, 0, 0, 0}, {1, 4, 1, 2, 0, 0, 0}, {4, 2, 8, 5, 0, 0, 0}};
       for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
         problem p = {f, acts[a], FPX_DTYPE_F32, groups[gi], c % 2 ? 37 : 5, 256, 2048, &configs[c]};
         run_problem(&g, &p, NULL);
@@ -277,7 +277,7 @@ Test(gpu_gemm, two_streams) {
   CU_OK(g, cuStreamCreate(&s1, CU_STREAM_NON_BLOCKING));
   CU_OK(g, cuStreamCreate(&s2, CU_STREAM_NON_BLOCKING));
   fpx_format f = {2, 2};
-  fpx_wo_config split = {4, 1, 1, 4};
+  fpx_wo_config split = {4, 1, 1, 4, 0, 0, 0};
   problem p = {f, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 4, 512, 4096, &split};
   run_problem(&g, &p, s1);
   run_problem(&g, &p, s2);
@@ -296,7 +296,7 @@ static void *thread_main(void *arg) {
   static const char *names[] = {"e2m1", "e3m2", "e4m3", "e2m2"};
   fpx_format f;
   fpx_format_parse(names[job->index % 4], &f);
-  fpx_wo_config cfg = {4, 1, 1, 2};
+  fpx_wo_config cfg = {4, 1, 1, 2, 0, 0, 0};
   problem p = {f, FPX_DTYPE_BF16, FPX_DTYPE_F32, 0, 2 + (size_t)job->index, 96, 1024, &cfg};
   CUstream s;
   /* the test's own stream needs the context current in this thread */
@@ -324,7 +324,7 @@ Test(gpu_gemm, graph_capture_and_replay) {
   gpu g = gpu_open();
   seed_fresh();
   fpx_format f = {3, 2};
-  fpx_wo_config cfg = {4, 1, 1, 4};
+  fpx_wo_config cfg = {4, 1, 1, 4, 0, 0, 0};
   problem p = {f, FPX_DTYPE_BF16, FPX_DTYPE_F32, 0, 3, 512, 2048, &cfg};
   host_data h;
   make_data(&p, &h);
@@ -392,7 +392,7 @@ Test(gpu_gemm, bad_pointers_and_shapes_are_rejected) {
   a.x_dtype = FPX_DTYPE_F32;
   cr_assert_eq(fpx_gemm(g.ctx, &a, NULL), FPX_ERR_INVALID_ARGUMENT);
   a.x_dtype = FPX_DTYPE_BF16;
-  fpx_wo_config bad = {3, 1, 1, 1};
+  fpx_wo_config bad = {3, 1, 1, 1, 0, 0, 0};
   a.config = &bad;
   cr_assert_eq(fpx_gemm(g.ctx, &a, NULL), FPX_ERR_INVALID_ARGUMENT);
   cr_assert(strstr(fpx_ctx_last_error(g.ctx), "warps_n 3") != NULL, "%s", fpx_ctx_last_error(g.ctx));
@@ -435,7 +435,7 @@ Test(gpu_gemm, stats_count_explicit_and_heuristic_calls) {
   gpu g = gpu_open();
   seed_fresh();
   fpx_format f = {3, 2};
-  fpx_wo_config cfg = {4, 1, 1, 2};
+  fpx_wo_config cfg = {4, 1, 1, 2, 0, 0, 0};
   problem explicit_cfg = {f, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 2, 256, 1024, &cfg};
   problem fallback = {f, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 2, 256, 1024, NULL};
   run_problem(&g, &explicit_cfg, NULL);

@@ -580,7 +580,7 @@ Test(gpu_gemm_fp8, e5m2_activations, .timeout = 600) {
 Test(gpu_gemm_fp8, explicit_configs_and_split_k, .timeout = 600) {
   gpu g = gpu_open_fp8();
   seed_fresh();
-  static const fpx_wo_config configs[] = {{4, 1, 1, 4}, {2, 2, 2, 3}, {1, 4, 1, 1}, {4, 1, 8, 2}};
+  static const fpx_wo_config configs[] = {{4, 1, 1, 4, 0, 0, 0}, {2, 2, 2, 3, 0, 0, 0}, {1, 4, 1, 1, 0, 0, 0}, {4, 1, 8, 2, 0, 0, 0}};
   static const size_t shapes[][3] = {{5, 256, 2048}, {37, 200, 1040}, {100, 520, 4096}};
   static const struct {
     const char *format;

@@ -1,0 +1,422 @@
+/*
+ * test_kernel_family.c - the wgmma family as a configuration next to
+ * mma.sync (fpx_wo_config.kernel = 1): validity, text, ids, the automatic
+ * choice, the tuner's candidates and staged search, the database (schema
+ * migration, JSON round trip, old files) and the lookup order (an exact
+ * winner runs as stored, a fallback gets the automatic choice). No GPU.
+ */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache_support.h"
+#include "candidates.h"
+#include "config.h"
+#include "context.h"
+#include "wgmma_config.h"
+
+static const fpx__wo_key bf16_key = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
+
+static fpx_wo_config wgmma(int tokens, int stages) {
+  return (fpx_wo_config){.kernel = 1, .tokens = tokens, .stages = stages};
+}
+
+/* ---- configuration ------------------------------------------------------ */
+
+Test(kernel_family, wgmma_configs_are_checked_by_the_wgmma_rules) {
+  static const int tokens[] = {64, 128, 256}, stages[] = {2, 4, 8};
+  for (size_t t = 0; t < 3; t++)
+    for (size_t s = 0; s < 3; s++) {
+      const fpx_wo_config c = wgmma(tokens[t], stages[s]);
+      if (tokens[t] == 256 && stages[s] == 8) { /* the ring exceeds 227 KB */
+        cr_assert_eq(fpx__wo_config_check(&c), FPX_ERR_INVALID_ARGUMENT);
+        cr_assert(contains(fpx_last_error(), "shared memory"), "%s", fpx_last_error());
+        continue;
+      }
+      cr_assert_eq(fpx__wo_config_check(&c), FPX_OK, "%d/%d: %s", tokens[t], stages[s],
+                   fpx_last_error());
+    }
+  fpx_wo_config c = wgmma(96, 4);
+  cr_assert_eq(fpx__wo_config_check(&c), FPX_ERR_INVALID_ARGUMENT);
+  cr_assert(contains(fpx_last_error(), "tokens 96"), "%s", fpx_last_error());
+  c = wgmma(128, 9);
+  cr_assert_eq(fpx__wo_config_check(&c), FPX_ERR_INVALID_ARGUMENT);
+  cr_assert(contains(fpx_last_error(), "stages 9"), "%s", fpx_last_error());
+  c = wgmma(0, 0);
+  cr_assert_eq(fpx__wo_config_check(&c), FPX_ERR_INVALID_ARGUMENT);
+  /* the mma.sync fields are ignored for kernel 1 */
+  c = wgmma(128, 4);
+  c.warps_n = 3;
+  c.split_k = 99;
+  cr_assert_eq(fpx__wo_config_check(&c), FPX_OK, "%s", fpx_last_error());
+}
+
+Test(kernel_family, unknown_kernel_is_rejected_by_name) {
+  fpx_wo_config c = {4, 1, 1, 1, 2, 0, 0};
+  cr_assert_eq(fpx__wo_config_check(&c), FPX_ERR_INVALID_ARGUMENT);
+  cr_assert(contains(fpx_last_error(), "kernel 2"), "%s", fpx_last_error());
+  c.kernel = -1;
+  cr_assert_eq(fpx__wo_config_check(&c), FPX_ERR_INVALID_ARGUMENT);
+  cr_assert(contains(fpx_last_error(), "kernel -1"), "%s", fpx_last_error());
+}
+
+Test(kernel_family, mma_sync_configs_ignore_tokens_and_stages) {
+  fpx_wo_config c = {4, 1, 2, 3, 0, 0, 0};
+  cr_assert_eq(fpx__wo_config_check(&c), FPX_OK);
+  c.tokens = 7;
+  c.stages = 99;
+  cr_assert_eq(fpx__wo_config_check(&c), FPX_OK, "%s", fpx_last_error());
+  c.warps_n = 3;
+  cr_assert_eq(fpx__wo_config_check(&c), FPX_ERR_INVALID_ARGUMENT);
+  cr_assert(contains(fpx_last_error(), "warps_n 3"), "%s", fpx_last_error());
+}
+
+Test(kernel_family, text_names_and_ids) {
+  char text[48], name[FPX__NAME_EXPR_MAX], wname[FPX__NAME_EXPR_MAX];
+  const fpx_wo_config m = {4, 1, 2, 3, 0, 0, 0}, w = wgmma(128, 4);
+  fpx__wo_config_text(&m, text, sizeof text);
+  cr_assert_str_eq(text, "4/1/2/3");
+  fpx__wo_config_text(&w, text, sizeof text);
+  cr_assert_str_eq(text, "wgmma:128/4");
+  const fpx__wgmma_config wc = {128, 4};
+  fpx__wo_gemm_name(&bf16_key, &w, name);
+  fpx__wgmma_gemm_name(&bf16_key, &wc, wname);
+  cr_assert_str_eq(name, wname);
+  cr_assert_eq(fpx__wo_gemm_id(&bf16_key, &w), fpx__wgmma_gemm_id(&bf16_key, &wc));
+  cr_assert_neq(fpx__wo_gemm_id(&bf16_key, &w), fpx__wo_gemm_id(&bf16_key, &m));
+  const fpx_wo_config w2 = wgmma(128, 6);
+  cr_assert_neq(fpx__wo_gemm_id(&bf16_key, &w), fpx__wo_gemm_id(&bf16_key, &w2));
+  cr_assert(fpx__wo_config_equal(&w, &w));
+  cr_assert(!fpx__wo_config_equal(&w, &w2));
+  cr_assert(!fpx__wo_config_equal(&w, &m));
+}
+
+Test(kernel_family, automatic_choice_follows_the_thresholds) {
+  fpx_wo_config c = {0};
+  cr_assert(!fpx__wgmma_auto_config(89, &bf16_key, 4096, &c));
+  cr_assert(!fpx__wgmma_auto_config(90, &bf16_key, 511, &c));
+  cr_assert(fpx__wgmma_auto_config(90, &bf16_key, 512, &c));
+  cr_assert(c.kernel == 1 && c.tokens == 128 && c.stages == 4);
+  cr_assert(fpx__wgmma_auto_config(90, &bf16_key, 2048, &c));
+  cr_assert_eq(c.tokens, 256);
+  const fpx__wo_key grouped = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 128};
+  cr_assert(fpx__wgmma_auto_config(90, &grouped, 4096, &c));
+  cr_assert_eq(c.tokens, 128);
+  const fpx__wo_key fp8 = {{4, 3}, FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0};
+  cr_assert(!fpx__wgmma_auto_config(90, &fp8, 127, &c));
+  cr_assert(fpx__wgmma_auto_config(90, &fp8, 128, &c));
+}
+
+/* ---- candidates and the staged search ----------------------------------- */
+
+static size_t count_wgmma(const fpx_wo_config *c, size_t count) {
+  size_t w = 0;
+  for (size_t i = 0; i < count; i++) w += c[i].kernel == 1;
+  return w;
+}
+
+Test(kernel_family, candidates_add_wgmma_on_sm_90_from_m_64) {
+  static fpx_wo_config c[FPX__TUNE_MAX_CANDIDATES], base[FPX__TUNE_MAX_CANDIDATES];
+  const size_t nb = fpx__wo_candidates(64, 4096, 4096, 132, base, FPX__TUNE_MAX_CANDIDATES);
+  size_t n = fpx__gemm_candidates(&bf16_key, 64, 4096, 4096, 132, 90, c, FPX__TUNE_MAX_CANDIDATES);
+  cr_assert_eq(n, nb + 9);
+  cr_assert_eq(memcmp(c, base, nb * sizeof *c), 0, "the mma.sync candidates come first, unchanged");
+  for (size_t i = nb; i < n; i++) {
+    cr_assert_eq(c[i].kernel, 1);
+    cr_assert(c[i].tokens == 64 || c[i].tokens == 128 || c[i].tokens == 256);
+    cr_assert(c[i].stages == 3 || c[i].stages == 4 || c[i].stages == 6);
+    cr_assert_eq(fpx__wo_config_check(&c[i]), FPX_OK);
+  }
+  /* group scales: no 256-token configurations */
+  const fpx__wo_key grouped = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 64};
+  n = fpx__gemm_candidates(&grouped, 1024, 4096, 4096, 132, 90, c, FPX__TUNE_MAX_CANDIDATES);
+  cr_assert_eq(count_wgmma(c, n), 6);
+  for (size_t i = 0; i < n; i++) cr_assert(c[i].kernel == 0 || c[i].tokens <= 128);
+}
+
+Test(kernel_family, candidates_elsewhere_are_unchanged) {
+  static fpx_wo_config c[FPX__TUNE_MAX_CANDIDATES], base[FPX__TUNE_MAX_CANDIDATES];
+  static const struct { size_t m; int sm; } cases[] = {{63, 90}, {1, 90}, {4096, 89}, {4096, 80}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const size_t nb = fpx__wo_candidates(cases[i].m, 4096, 4096, 132, base, FPX__TUNE_MAX_CANDIDATES);
+    const size_t n = fpx__gemm_candidates(&bf16_key, cases[i].m, 4096, 4096, 132, cases[i].sm, c,
+                                          FPX__TUNE_MAX_CANDIDATES);
+    cr_assert_eq(n, nb, "M %zu sm_%d", cases[i].m, cases[i].sm);
+    cr_assert_eq(memcmp(c, base, n * sizeof *c), 0);
+  }
+  /* a key the wgmma family rejects gets none */
+  const fpx__wo_key bad = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 48};
+  const size_t n = fpx__gemm_candidates(&bad, 1024, 4096, 4096, 132, 90, c, FPX__TUNE_MAX_CANDIDATES);
+  cr_assert_eq(count_wgmma(c, n), 0);
+  /* the cap holds */
+  cr_assert_eq(fpx__gemm_candidates(&bf16_key, 1024, 4096, 4096, 132, 90, c, 5), 5);
+}
+
+Test(kernel_family, staged_search_measures_every_wgmma_candidate_in_stage_1) {
+  static fpx_wo_config c[FPX__TUNE_MAX_CANDIDATES];
+  static size_t idx1[FPX__TUNE_MAX_CANDIDATES], idx2[FPX__TUNE_MAX_CANDIDATES];
+  static double us1[FPX__TUNE_MAX_CANDIDATES];
+  const size_t n = fpx__gemm_candidates(&bf16_key, 64, 4096, 4096, 132, 90, c, FPX__TUNE_MAX_CANDIDATES);
+  const size_t n1 = fpx__tune_stage1(c, n, 64, 4096, 132, idx1);
+  size_t w1 = 0;
+  for (size_t i = 0; i < n1; i++) {
+    w1 += c[idx1[i]].kernel == 1;
+    us1[i] = c[idx1[i]].kernel == 1 ? 1.0 : 10.0; /* wgmma fastest */
+  }
+  cr_assert_eq(w1, 9);
+  /* stage 2 expands the mma.sync tiles only */
+  const size_t n2 = fpx__tune_stage2(c, n, idx1, us1, n1, idx2);
+  cr_assert_gt(n2, 0);
+  for (size_t i = 0; i < n2; i++) cr_assert_eq(c[idx2[i]].kernel, 0);
+}
+
+static double wgmma_256_fastest(void *user, const fpx_wo_config *c) {
+  (void)user;
+  if (c->kernel == 1) return c->tokens == 256 && c->stages == 4 ? 1.0 : 2.0;
+  return 5.0 + c->split_k;
+}
+
+Test(kernel_family, staged_search_can_pick_a_wgmma_winner) {
+  static fpx_wo_config c[FPX__TUNE_MAX_CANDIDATES];
+  const size_t n = fpx__gemm_candidates(&bf16_key, 4096, 4096, 4096, 132, 90, c, FPX__TUNE_MAX_CANDIDATES);
+  fpx__tune_outcome o;
+  cr_assert_eq(fpx__tune_search(FPX__TUNE_STAGED, c, n, 4096, 4096, 132, wgmma_256_fastest, NULL, 0, &o),
+               FPX_OK, "%s", fpx_last_error());
+  cr_assert(o.best.kernel == 1 && o.best.tokens == 256 && o.best.stages == 4);
+  cr_assert_eq(fpx__tune_search(FPX__TUNE_EXHAUSTIVE, c, n, 4096, 4096, 132, wgmma_256_fastest, NULL, 0, &o),
+               FPX_OK);
+  cr_assert(o.best.kernel == 1 && o.best.tokens == 256);
+}
+
+/* ---- database ------------------------------------------------------------ */
+
+TestSuite(kernel_family_db, .init = make_tmpdir, .fini = remove_tmpdir);
+
+static fpx__cache *open_db(const char *path, int flags) {
+  fpx__cache *c = NULL;
+  cr_assert_eq(fpx__cache_open(path, flags, &c), FPX_OK, "%s", fpx_last_error());
+  return c;
+}
+
+static fpx__cache_winner get(fpx__cache *c, const fpx__cache_key *key) {
+  fpx__cache_winner w;
+  int found = 0;
+  cr_assert_eq(fpx__cache_get_winner(c, key, &w, &found), FPX_OK, "%s", fpx_last_error());
+  cr_assert(found);
+  return w;
+}
+
+Test(kernel_family_db, a_wgmma_winner_round_trips_through_sqlite_and_json) {
+  fpx__cache *a = open_db(tmp_path("a.db"), 0);
+  fpx__cache_winner w = sample(4096, 1024, 3.0);
+  w.config = wgmma(256, 6);
+  w.config.warps_n = 8; /* ignored for kernel 1: stored as 0 */
+  cr_assert_eq(fpx__cache_put_winner(a, &w), FPX_OK, "%s", fpx_last_error());
+  fpx__cache_winner m = sample(4096, 16, 2.0); /* an mma.sync one next to it */
+  m.config.tokens = 5; /* ignored for kernel 0: stored as 0 */
+  cr_assert_eq(fpx__cache_put_winner(a, &m), FPX_OK, "%s", fpx_last_error());
+  fpx__cache_winner got = get(a, &w.key);
+  cr_assert(got.config.kernel == 1 && got.config.tokens == 256 && got.config.stages == 6);
+  cr_assert_eq(got.config.warps_n, 0);
+  got = get(a, &m.key);
+  cr_assert(got.config.kernel == 0 && got.config.tokens == 0 && got.config.warps_n == 4);
+
+  char *json = NULL;
+  cr_assert_eq(fpx__cache_export_json(a, NULL, &json), FPX_OK, "%s", fpx_last_error());
+  cr_assert(contains(json, "\"kernel\":\t1") || contains(json, "\"kernel\": 1"), "%s", json);
+  cr_assert(contains(json, "\"tokens\":\t256") || contains(json, "\"tokens\": 256"), "%s", json);
+  fpx__cache *b = open_db(tmp_path("b.db"), 0);
+  cr_assert_eq(fpx__cache_import_json(b, json, NULL, 0), FPX_OK, "%s", fpx_last_error());
+  free(json);
+  got = get(b, &w.key);
+  cr_assert(got.config.kernel == 1 && got.config.tokens == 256 && got.config.stages == 6);
+  got = get(b, &m.key);
+  cr_assert_eq(got.config.kernel, 0);
+  fpx__cache_close(b);
+
+  /* merge carries them too */
+  fpx__cache_close(a);
+  fpx__cache *d = open_db(tmp_path("d.db"), 0);
+  cr_assert_eq(fpx__cache_merge(d, tmp_path("a.db")), FPX_OK, "%s", fpx_last_error());
+  got = get(d, &w.key);
+  cr_assert(got.config.kernel == 1 && got.config.tokens == 256 && got.config.stages == 6);
+  fpx__cache_close(d);
+}
+
+Test(kernel_family_db, json_without_kernel_fields_reads_as_mma_sync) {
+  fpx__cache *a = open_db(tmp_path("a.db"), 0);
+  fpx__cache_winner w = sample(4096, 64, 3.0);
+  cr_assert_eq(fpx__cache_put_winner(a, &w), FPX_OK);
+  char *json = NULL;
+  cr_assert_eq(fpx__cache_export_json(a, NULL, &json), FPX_OK);
+  fpx__cache_close(a);
+  /* drop the three fields as an older export lacks them */
+  static const char *const fields[] = {"\"kernel\"", "\"tokens\"", "\"stages\""};
+  for (size_t f = 0; f < 3; f++) {
+    char *p = strstr(json, fields[f]);
+    cr_assert_not_null(p, "%s", json);
+    char *start = p, *end = p;
+    while (*end != ',' && *end != '\n' && *end != '}') end++;
+    while (start > json && start[-1] != ',') start--;
+    if (start > json) start--; /* the comma before */
+    memmove(start, end, strlen(end) + 1);
+  }
+  cr_assert(!contains(json, "\"kernel\"") && !contains(json, "\"stages\""), "%s", json);
+  fpx__cache *b = open_db(tmp_path("b.db"), 0);
+  cr_assert_eq(fpx__cache_import_json(b, json, NULL, 0), FPX_OK, "%s\n%s", fpx_last_error(), json);
+  free(json);
+  const fpx__cache_winner got = get(b, &w.key);
+  cr_assert(got.config.kernel == 0 && got.config.warps_n == 4 && got.config.m_tiles == 2);
+  fpx__cache_close(b);
+}
+
+Test(kernel_family_db, wgmma_winners_are_checked_against_the_key) {
+  fpx__cache *a = open_db(":memory:", 0);
+  fpx__cache_winner w = sample(4096, 1024, 3.0);
+  w.key.group_size = 64;
+  w.config = wgmma(256, 4); /* group scales need tokens <= 128 */
+  char field[32] = "";
+  cr_assert_eq(fpx__cache_winner_check(&w, field), FPX_ERR_INVALID_ARGUMENT);
+  cr_assert_str_eq(field, "config");
+  cr_assert(contains(fpx_last_error(), "tokens 256"), "%s", fpx_last_error());
+  cr_assert_neq(fpx__cache_put_winner(a, &w), FPX_OK);
+  w.config = wgmma(128, 5);
+  cr_assert_eq(fpx__cache_put_winner(a, &w), FPX_OK, "%s", fpx_last_error());
+  w.config = (fpx_wo_config){4, 1, 1, 1, 3, 0, 0};
+  cr_assert_eq(fpx__cache_winner_check(&w, field), FPX_ERR_INVALID_ARGUMENT);
+  cr_assert(contains(fpx_last_error(), "kernel 3"), "%s", fpx_last_error());
+  fpx__cache_close(a);
+}
+
+Test(kernel_family_db, a_version_2_database_migrates_to_3_keeping_its_rows) {
+  const char *path = tmp_path("v2.db");
+  cr_assert_eq(fpx__cache_create_v1_for_testing(path), FPX_OK, "%s", fpx_last_error());
+  cr_assert_eq(fpx__cache_exec_file_for_testing(
+                   path,
+                   "ALTER TABLE winners ADD COLUMN candidates_checksum TEXT NOT NULL DEFAULT '';"
+                   "CREATE TABLE binaries (hash TEXT PRIMARY KEY NOT NULL, arch TEXT NOT NULL,"
+                   " nvrtc_version INTEGER NOT NULL, lowered_name TEXT NOT NULL,"
+                   " blob BLOB NOT NULL, checksum TEXT NOT NULL, created_at INTEGER NOT NULL);"
+                   "PRAGMA user_version = 2;"
+                   "INSERT INTO winners VALUES ('NVIDIA H100 80GB HBM3', 'sm_90a', 132, 12040, "
+                   "12040, '0123456789abcdef', 'weight_only', 'e3m2', 'f16', 'f16', 0, 128, "
+                   "4096, 1, 2, 1, 4, 3, 7.25, 0.01, 0.001, 1600000000, 'abc')"),
+               FPX_OK, "%s", fpx_last_error());
+  fpx__cache_winner want = sample(128, 1, 7.25);
+  /* read-only: version 2 as is, the row an mma.sync winner */
+  fpx__cache *c = open_db(path, FPX__CACHE_READONLY);
+  cr_assert_eq(fpx__cache_schema_version(c), 2);
+  fpx__cache_winner got = get(c, &want.key);
+  cr_assert(got.config.kernel == 0 && got.config.warps_n == 2 && got.config.split_k == 3);
+  fpx__cache_close(c);
+  /* read-write: migrated, the row kept with kernel 0, wgmma rows writable */
+  c = open_db(path, 0);
+  cr_assert_eq(fpx__cache_schema_version(c), 3);
+  cr_assert_eq(fpx__cache_exec_for_testing(c, "SELECT kernel, tokens, stages FROM winners"), FPX_OK,
+               "%s", fpx_last_error());
+  got = get(c, &want.key);
+  cr_assert(got.config.kernel == 0 && got.config.tokens == 0 && got.config.warps_n == 2);
+  cr_assert_str_eq(got.candidates_checksum, "abc");
+  fpx__cache_winner w = sample(128, 1024, 3.0);
+  w.config = wgmma(128, 4);
+  cr_assert_eq(fpx__cache_put_winner(c, &w), FPX_OK, "%s", fpx_last_error());
+  got = get(c, &w.key);
+  cr_assert(got.config.kernel == 1 && got.config.tokens == 128 && got.config.stages == 4);
+  fpx__cache_close(c);
+}
+
+/* ---- lookup order ---------------------------------------------------------- */
+
+static fpx_ctx *fake_ctx(const char *db_path, int sm_version) {
+  fpx_ctx *ctx = calloc(1, sizeof *ctx);
+  cr_assert_not_null(ctx);
+  pthread_mutex_init(&ctx->lock, NULL);
+  snprintf(ctx->info.name, sizeof ctx->info.name, "Test GPU");
+  snprintf(ctx->info.arch, sizeof ctx->info.arch, sm_version == 90 ? "sm_90a" : "sm_89");
+  ctx->info.sm_count = 132;
+  ctx->info.driver_version = 13000;
+  ctx->sm_version = sm_version;
+  fpx__ctx_open_databases(ctx, db_path);
+  return ctx;
+}
+
+static void free_ctx(fpx_ctx *ctx) {
+  fpx__ctx_close_databases(ctx);
+  pthread_mutex_destroy(&ctx->lock);
+  free(ctx);
+}
+
+static void put(fpx_ctx *ctx, int bucket, fpx_wo_config c) {
+  fpx__cache_winner w;
+  memset(&w, 0, sizeof w);
+  fpx__cache_key_for(&ctx->info, &bf16_key, 4096, 4096, bucket, &w.key);
+  w.config = c;
+  w.time_us = 10;
+  w.check_tolerance = 1;
+  w.tuned_at = 1;
+  snprintf(w.candidates_checksum, sizeof w.candidates_checksum, "0");
+  cr_assert_eq(fpx__cache_put_winner(ctx->user_db, &w), FPX_OK, "%s", fpx_last_error());
+}
+
+static fpx_wo_config resolve(fpx_ctx *ctx, size_t m) {
+  fpx_wo_config c;
+  memset(&c, 0xff, sizeof c);
+  cr_assert_eq(fpx__ctx_resolve_config(ctx, &bf16_key, m, 4096, 4096, &c), FPX_OK, "%s",
+               fpx_last_error());
+  return c;
+}
+
+Test(kernel_family_db, heuristic_fallback_gets_the_automatic_wgmma_choice_on_sm_90) {
+  fpx_ctx *ctx = fake_ctx("", 90);
+  fpx_wo_config c = resolve(ctx, 4096);
+  cr_assert(c.kernel == 1 && c.tokens == 256 && c.stages == 4, "%d %d %d", c.kernel, c.tokens, c.stages);
+  c = resolve(ctx, 16);
+  cr_assert_eq(c.kernel, 0);
+  cr_assert_eq(ctx->source_calls[FPX__SRC_HEURISTIC], 2);
+  free_ctx(ctx);
+  ctx = fake_ctx("", 90);
+  ctx->no_wgmma = 1;
+  cr_assert_eq(resolve(ctx, 4096).kernel, 0);
+  free_ctx(ctx);
+  ctx = fake_ctx("", 89);
+  cr_assert_eq(resolve(ctx, 4096).kernel, 0);
+  free_ctx(ctx);
+}
+
+Test(kernel_family_db, exact_winners_run_as_stored_whatever_their_kernel) {
+  fpx_ctx *ctx = fake_ctx(tmp_path("user.db"), 90);
+  cr_assert_not_null(ctx->user_db, "%s", ctx->user_db_note);
+  /* an mma.sync winner at M 4096: no automatic wgmma */
+  put(ctx, 4096, (fpx_wo_config){2, 2, 8, 1, 0, 0, 0});
+  /* a wgmma winner at M 64, below the automatic threshold */
+  put(ctx, 64, wgmma(64, 3));
+  fpx_wo_config c = resolve(ctx, 4096);
+  cr_assert(c.kernel == 0 && c.warps_n == 2 && c.warps_k == 2 && c.m_tiles == 8);
+  c = resolve(ctx, 64);
+  cr_assert(c.kernel == 1 && c.tokens == 64 && c.stages == 3);
+  cr_assert_eq(ctx->source_calls[FPX__SRC_USER_EXACT], 2);
+  /* a nearest-bucket fallback at M 2048 (nearest: 4096's mma.sync winner)
+   * gets the automatic choice */
+  c = resolve(ctx, 2048);
+  cr_assert(c.kernel == 1 && c.tokens == 256, "%d %d", c.kernel, c.tokens);
+  cr_assert_eq(ctx->source_calls[FPX__SRC_USER_NEAREST], 1);
+  free_ctx(ctx);
+}
+
+Test(kernel_family_db, a_stored_wgmma_winner_is_skipped_off_sm_90) {
+  fpx_ctx *ctx = fake_ctx(tmp_path("user.db"), 90);
+  put(ctx, 64, wgmma(64, 3));
+  free_ctx(ctx);
+  /* same GPU name and arch in the key, but the context says sm_89 */
+  ctx = fake_ctx(tmp_path("user.db"), 90);
+  ctx->sm_version = 89;
+  const fpx_wo_config c = resolve(ctx, 64);
+  cr_assert_eq(c.kernel, 0);
+  cr_assert_eq(ctx->source_calls[FPX__SRC_USER_EXACT], 0);
+  free_ctx(ctx);
+}
