@@ -22,6 +22,13 @@
  * The remainder's sign is exact while s >= 2^-86 and the quotient matters
  * (>= 2^-17); smaller or larger scales are first brought into [2^-85, 2^64]
  * by a power of two applied to x and s alike, which leaves x / s unchanged.
+ * Where x / s overflows FP32 (a tiny static scale or scale_ub, a large x)
+ * the residual steps make NaN, which the conversion instruction would turn
+ * into the NaN code: an element whose first product |x * (1/s)| exceeds
+ * 2^20 takes 2^20 with the sign of x instead, which both encoders saturate.
+ * That changes no other code: then |x / s| > 2^20 / (1 + 2^-23) (two
+ * roundings of relative 2^-24), beyond max_finite, so the code was the
+ * saturated one already.
  *
  * The FP8 encode of the round-to-odd value is the cvt.rn.satfinite
  * instruction on sm_89+ (HW = 1), else integer code (HW = 0, or any arch
@@ -105,8 +112,10 @@ __device__ __forceinline__ bool fast_allowed(const Scale &c, float bound) {
   return __fmul_rn(bound, c.hi) < 0x1p126f;
 }
 
-/* f32 bits of x / s rounded to odd at 24 bits, with the sign of x. PRE: x
- * is multiplied by c.p first. */
+/* f32 bits of x / s rounded to odd at 24 bits, with the sign of x; of
+ * +-2^20 where |x / s| is beyond that (any FP8 code saturates there, and an
+ * overflowing quotient would otherwise give NaN bits). PRE: x is multiplied
+ * by c.p first (that product may overflow to Inf; q0 is then Inf too). */
 template <bool PRE>
 __device__ __forceinline__ fpx_u32 odd_quotient(float x, const Scale &c) {
   const fpx_u32 sign = __float_as_uint(x) & 0x80000000u;
@@ -119,7 +128,11 @@ __device__ __forceinline__ fpx_u32 odd_quotient(float x, const Scale &c) {
   /* inexact: the odd one of q and its neighbour toward x / s (below q in
    * magnitude when r and x differ in sign) */
   const fpx_u32 below = (__float_as_uint(r) ^ __float_as_uint(x)) >> 31;
-  return (r != 0.0f ? ((a - below) | 1u) : a) | sign;
+  const fpx_u32 odd = r != 0.0f ? ((a - below) | 1u) : a;
+  /* |q0| > 2^20 (f32 bits 0x49800000; Inf too) implies
+   * |x / s| > 2^20 (1 + 2^-24)^-2 > 57344 */
+  constexpr fpx_u32 BIG = 0x49800000u;
+  return ((__float_as_uint(q0) & 0x7FFFFFFFu) > BIG ? BIG : odd) | sign;
 }
 
 /* FP8 code of the magnitude with f32 bits a (any a: NaN and Inf bits

@@ -4,11 +4,13 @@
  * sm_89 and sm_90a (the FP8 conversion instruction is only emitted for
  * sm_89+, the same instance falls back to integer code below); kernel ids
  * are distinct and apart from the weight-only families; the 8-bit tiled
- * packer's index arithmetic reproduces fpx_pack_tiled; argument validation
+ * packer's index arithmetic reproduces fpx_pack_tiled; the CPU reference's
+ * codes at extreme scales (what the GPU tests compare with); argument validation
  * of fpx_quantize_activations_gpu and fpx_weights_quantize_gpu (on a context
  * that is never used past validation); `fpx-tune bench-quant` arguments.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +128,52 @@ Test(quantize_fp8, packer_arithmetic_matches_fpx_pack_tiled_on_odd_shapes) {
     free(codes);
     free(want);
     free(got);
+  }
+}
+
+/* ---- the reference the GPU quantizer is compared with -------------------- */
+
+/* One BF16 row through fpx_quantize_activations; codes into `out`. */
+static float reference_row(fpx_act_quant_params p, const float *v, size_t k, uint8_t *out) {
+  uint16_t x[8];
+  float scale = 0;
+  cr_assert_leq(k, 8);
+  for (size_t i = 0; i < k; i++) x[i] = fpx_f32_to_bf16(v[i]);
+  cr_assert_eq(fpx_quantize_activations(&p, FPX_DTYPE_BF16, x, 1, k, out, &scale), FPX_OK, "%s",
+               fpx_last_error());
+  return scale;
+}
+
+/* Scales far from the data (the GPU tests compare with these codes bit for
+ * bit): x / scale beyond FP32 saturates with the sign of x, a quotient far
+ * below the smallest subnormal is a zero of the sign of x, half the smallest
+ * subnormal ties to zero and just above it is the smallest subnormal. */
+Test(quantize_fp8, cpu_reference_saturates_and_vanishes_at_extreme_scales) {
+  for (int e5m2 = 0; e5m2 < 2; e5m2++) {
+    const fpx_format f = e5m2 ? (fpx_format){5, 2} : (fpx_format){4, 3};
+    const uint8_t max = e5m2 ? 0x7B : 0x7E;
+    const int sub = e5m2 ? -16 : -9; /* log2 of the smallest subnormal */
+    uint8_t c[8];
+    /* static 2^-60: 2^100 / 2^-60 overflows FP32; 2^-70 / 2^-60 = 2^-10 */
+    const float large[] = {0x1p100f, -0x1p100f, 3.3e38f, 1.0f, -0x1p-133f, 0x1p-70f, 0.0f};
+    fpx_act_quant_params p = {sizeof p, FPX_ACT_SCALE_STATIC, 0, 0x1p-60f, f};
+    reference_row(p, large, 7, c);
+    const uint8_t want_large[] = {max, 0x80 | max, max, max, 0x80, e5m2 ? 0x14 : 0x00, 0x00};
+    cr_assert_eq(memcmp(c, want_large, 7), 0, "e%dm%d static 2^-60", f.exp_bits, f.man_bits);
+    /* per row, scale_ub 1e-30: the scale is fp32(1e-30 / max_finite), every value saturates */
+    p = (fpx_act_quant_params){sizeof p, FPX_ACT_SCALE_PER_ROW, 1e-30f, 0, f};
+    const float scale = reference_row(p, large, 4, c);
+    cr_assert_eq(scale, (float)((double)1e-30f / (e5m2 ? 57344.0 : 448.0)));
+    const uint8_t want_ub[] = {max, 0x80 | max, max, max};
+    cr_assert_eq(memcmp(c, want_ub, 4), 0, "e%dm%d scale_ub 1e-30", f.exp_bits, f.man_bits);
+    /* static 2^100: signed zeros, the smallest subnormal, the tie below it */
+    const float s = 0x1p100f;
+    const float tiny[] = {0x1p-133f, -0x1p-133f, ldexpf(1.0f, sub + 100), -ldexpf(1.0f, sub + 100),
+                         ldexpf(1.0f, sub + 99), -ldexpf(1.0078125f, sub + 99), 3.3e38f};
+    p = (fpx_act_quant_params){sizeof p, FPX_ACT_SCALE_STATIC, 0, s, f};
+    reference_row(p, tiny, 7, c);
+    const uint8_t want_tiny[] = {0x00, 0x80, 0x01, 0x81, 0x00, 0x81, max};
+    cr_assert_eq(memcmp(c, want_tiny, 7), 0, "e%dm%d static 2^100", f.exp_bits, f.man_bits);
   }
 }
 

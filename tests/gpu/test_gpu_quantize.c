@@ -3,7 +3,8 @@
  * for bit: fpx_quantize_activations_gpu (per-row with and without an upper
  * bound, per-tensor, static; E4M3 and E5M2; BF16 and F16; odd shapes, rows
  * longer than the registers hold; zero rows, NaN and Inf rows; tiny and huge
- * scales; rows built so that an FP32 quotient lands exactly on an FP8
+ * scales; scales so far from the data that x / scale overflows FP32 or
+ * vanishes; rows built so that an FP32 quotient lands exactly on an FP8
  * midpoint; true ties and near-ties, which the fast path hands to the
  * exact one, mixed with units that stay fast), with the FP8 conversion
  * instruction and with the integer encoder; and fpx_weights_quantize_gpu against fpx_quantize +
@@ -547,6 +548,88 @@ Test(gpu_quantize, tiny_rows_give_tiny_scales, .timeout = 600) {
       const qcase c = {p, FPX_DTYPE_BF16, m, k, x};
       check_case(&g, &c);
     }
+  free(x);
+  fpx_ctx_destroy(g.ctx);
+}
+
+/* Fills n elements with random signs and mantissas, binary exponents
+ * uniform in [emin, emax] (clamped to the dtype; below its normal range a
+ * random nonzero subnormal), finite and never zero. */
+static void fill_band(fpx_dtype d, uint16_t *x, size_t n, int emin, int emax) {
+  const int bf16 = d == FPX_DTYPE_BF16, bias = bf16 ? 127 : 15, man = bf16 ? 7 : 10, top = bf16 ? 254 : 30;
+  for (size_t i = 0; i < n; i++) {
+    int field = emin + (int)((uniform() + 1) / 2 * (emax - emin + 1)) + bias;
+    uint32_t m = (uint32_t)((uniform() + 1) / 2 * (1 << man)) & ((1u << man) - 1);
+    if (field > top) field = top;
+    if (field <= 0) {
+      field = 0;
+      if (m == 0) m = 1;
+    }
+    x[i] = (uint16_t)((uniform() < 0 ? 0x8000u : 0) | (uint32_t)field << man | m);
+  }
+}
+
+/* Scales far from the data: quotients x / s that overflow FP32 (a static
+ * scale of 2^-60 with BF16 values up to 2^127, 2^-140 and 2^-149, where the
+ * scale is prescaled and F16 overflows too; scale_ub tiny in the per-row and
+ * per-tensor modes) must give the saturated code with the sign of x, not
+ * the NaN code; quotients that vanish (static 2^70, 2^100, 2^127 with BF16
+ * values down to the subnormals) give signed zeros and, around half the
+ * smallest subnormal of the format times s, ties to zero and the smallest
+ * subnormal code. Rows span the whole range from zero codes to overflow. */
+Test(gpu_quantize, extreme_scales_saturate_and_vanish_like_the_reference, .timeout = 600) {
+  gpu g = gpu_open();
+  seed_fresh();
+  const size_t m = 24, ks[] = {1040, 1032}; /* 16- and 8-element units */
+  uint16_t *x = malloc(m * ks[0] * 2);
+  cr_assert(x != NULL);
+  for (int d = 1; d <= 2; d++)
+    for (int e5m2 = 0; e5m2 < 2; e5m2++)
+      for (int u = 0; u < 2; u++) {
+        const fpx_dtype dt = (fpx_dtype)d;
+        const int bf16 = dt == FPX_DTYPE_BF16, lo = bf16 ? -133 : -24, hi = bf16 ? 127 : 15;
+        const int sub_log2 = e5m2 ? -16 : -9; /* the smallest subnormal of the format */
+        const size_t k = ks[u];
+        fpx_act_quant_params p = {sizeof p, FPX_ACT_SCALE_STATIC, 0, 0, fmt_of(e5m2)};
+        qcase c = {p, dt, m, k, x};
+        /* tiny static scales: every row from zero codes to FP32 overflow */
+        static const int tiny_log2[] = {-60, -140, -149};
+        for (size_t i = 0; i < 3; i++) {
+          const int e = tiny_log2[i];
+          for (size_t r = 0; r < m; r++) fill_band(dt, x + r * k, k, r % 2 ? lo : sub_log2 + e - 4, hi);
+          if (bf16) {
+            x[0] = fpx_f32_to_bf16(0x1p100f);
+            x[k + 1] = fpx_f32_to_bf16(-0x1p100f);
+          }
+          c.p.static_scale = ldexpf(1.0f, e);
+          check_case(&g, &c);
+        }
+        /* dynamic scales bounded by a tiny scale_ub: the larger values of
+         * every row saturate, most beyond FP32 */
+        static const float ubs[] = {1e-30f, 0x1p-40f, 0x1p-126f};
+        for (size_t i = 0; i < 3; i++) {
+          for (size_t r = 0; r < m; r++) fill_band(dt, x + r * k, k, r % 2 ? lo : -20, hi);
+          for (int mode = 0; mode < 2; mode++) {
+            c.p = (fpx_act_quant_params){sizeof p, (fpx_act_scale_mode)mode, ubs[i], 0, fmt_of(e5m2)};
+            check_case(&g, &c);
+          }
+        }
+        /* huge static scales: quotients from below the smallest subnormal
+         * (signed zeros) through the subnormals to saturation where BF16
+         * reaches */
+        static const int huge_log2[] = {70, 100, 127};
+        c.p = (fpx_act_quant_params){sizeof p, FPX_ACT_SCALE_STATIC, 0, 0, fmt_of(e5m2)};
+        for (size_t i = 0; i < 3; i++) {
+          const int e = huge_log2[i], mid = sub_log2 + e;
+          for (size_t r = 0; r < m; r++)
+            fill_band(dt, x + r * k, k, r % 3 == 0 ? lo : mid - 3, r % 3 == 1 ? mid + 2 : hi);
+          if (bf16) /* half the smallest subnormal (a tie, to zero) and just above it */
+            for (size_t col = 0; col < 8; col++)
+              x[2 * k + col] = (uint16_t)(fpx_f32_to_bf16(ldexpf(col < 4 ? 1.0f : 1.0078125f, mid - 1)) | (col % 2 ? 0x8000u : 0));
+          c.p.static_scale = ldexpf(1.0f, e);
+          check_case(&g, &c);
+        }
+      }
   free(x);
   fpx_ctx_destroy(g.ctx);
 }
