@@ -319,3 +319,60 @@ Test(cli_db, compile_stores_the_kernels_the_runtime_looks_up) {
   free(blob);
   fpx__cache_close(cache);
 }
+
+/* A wgmma winner (kernel 1): 128 tokens, 4 stages; its mma.sync fields 0. */
+#define WGMMA_ENTRY                                                                          \
+  "{\"gpu_name\": \"H\", \"arch\": \"sm_90a\", \"sm_count\": 132, \"driver_version\": 12080, " \
+  "\"nvrtc_version\": 12080, \"fpx_hash\": \"0123abcd\", \"family\": \"weight_only\", "          \
+  "\"weight_format\": \"e3m2\", \"x_dtype\": \"bf16\", \"y_dtype\": \"bf16\", "                  \
+  "\"group_size\": 0, \"n\": 4096, \"k\": 14336, \"m_bucket\": 1024, \"warps_n\": 0, "           \
+  "\"warps_k\": 0, \"m_tiles\": 0, \"split_k\": 0, \"time_us\": 50.5, "                         \
+  "\"check_tolerance\": 1, \"check_error\": 0.25, \"tuned_at\": 1700000000, "                  \
+  "\"candidates_checksum\": \"ab\", \"kernel\": 1, \"tokens\": 128, \"stages\": 4}"
+
+Test(cli_db, list_and_show_print_wgmma_configs) {
+  write_text("in.json", DOC(ENTRY "," WGMMA_ENTRY));
+  cli_result *r = run("import --db @/fpx.db @/in.json");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  r = run("list --db @/fpx.db");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  cr_assert(has_line(r->out, "H\tsm_90a\te3m2\tbf16\tbf16\t0\t4096\t14336\t1024\twgmma:128/4\t50.50"
+                             "\t2023-11-14T22:13:20Z"),
+            "%s", r->out);
+  cr_assert(contains(r->out, "\t4/2/2/4\t"), "%s", r->out);
+  r = run("show --db @/fpx.db --gpu H");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  cr_assert(has_line(r->out, "config: wgmma:128/4"), "%s", r->out);
+  cr_assert(has_line(r->out, "kernel: 1 (wgmma)"), "%s", r->out);
+  cr_assert(has_line(r->out, "tokens: 128"), "%s", r->out);
+  cr_assert(has_line(r->out, "stages: 4"), "%s", r->out);
+  r = run("show --db @/fpx.db --m 16");
+  cr_assert(has_line(r->out, "config: 4/2/2/4"), "%s", r->out);
+  cr_assert(has_line(r->out, "kernel: 0 (mma.sync)"), "%s", r->out);
+  /* --json and export carry the fields, and the export imports again */
+  r = run("show --json --db @/fpx.db --gpu H");
+  cr_assert(contains(r->out, "\"kernel\": 1, \"tokens\": 128, \"stages\": 4"), "%s", r->out);
+  r = run("export --db @/fpx.db");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  write_text("again.json", r->out);
+  r = run("import --db @/b.db @/again.json");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  r = run("list --db @/b.db");
+  cr_assert(contains(r->out, "\twgmma:128/4\t"), "%s", r->out);
+}
+
+Test(cli_db, import_rejects_a_wgmma_entry_the_key_does_not_allow) {
+  write_text("in.json", DOC(WGMMA_ENTRY));
+  cli_result *r = run("import --db @/fpx.db @/in.json");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  /* tokens 96 is no wgmma configuration */
+  char text[4096];
+  snprintf(text, sizeof text, "%s", DOC(WGMMA_ENTRY));
+  char *p = strstr(text, "\"tokens\": 128");
+  cr_assert_not_null(p);
+  memcpy(p, "\"tokens\": 096", 13);
+  write_text("bad.json", text);
+  r = run("import --db @/fpx.db @/bad.json");
+  cr_assert_neq(r->exit_code, 0);
+  cr_assert(contains(r->err, "tokens"), "%s", r->err);
+}
