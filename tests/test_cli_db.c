@@ -12,6 +12,7 @@
 #include "compile.h"
 #include "config.h"
 #include "embedded_templates.h"
+#include "wgmma_config.h"
 #include "cli_support.h"
 
 static char dir[64];     /* this test's directory */
@@ -375,4 +376,37 @@ Test(cli_db, import_rejects_a_wgmma_entry_the_key_does_not_allow) {
   r = run("import --db @/fpx.db @/bad.json");
   cr_assert_neq(r->exit_code, 0);
   cr_assert(contains(r->err, "tokens"), "%s", r->err);
+}
+
+/* compile builds a wgmma winner from the wgmma template and stores it under
+ * the hash the runtime computes for that template. */
+Test(cli_db, compile_builds_wgmma_winners_from_their_template) {
+  char text[4096];
+  const char *doc = DOC(WGMMA_ENTRY), *p = strstr(doc, "0123abcd");
+  cr_assert_not_null(p);
+  snprintf(text, sizeof text, "%.*s%s%s", (int)(p - doc), doc, fpx__templates_hash(), p + 8);
+  write_text("in.json", text);
+  cli_result *r = run("import --db @/fpx.db @/in.json");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  r = run("compile --db @/fpx.db --arch sm_90a");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  cr_assert(has_line(r->out, "compiled and stored: 1"), "%s", r->out);
+
+  const fpx__wo_key key = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
+  const fpx_wo_config config = {.kernel = 1, .tokens = 128, .stages = 4};
+  char name[FPX__NAME_EXPR_MAX], hash[17];
+  fpx__wo_gemm_name(&key, &config, name);
+  cr_assert(contains(name, "wgmma_gemm"), "%s", name);
+  fpx__kernel_binary_hash(FPX__TEMPLATE_WGMMA, name, "sm_90a", hash);
+  fpx__cache *cache = NULL;
+  cr_assert_eq(fpx__cache_open(db, 0, &cache), FPX_OK, "%s", fpx_last_error());
+  void *blob = NULL;
+  size_t size = 0;
+  char lowered[FPX__CACHE_LOWERED_NAME_MAX] = "";
+  int found = 0;
+  cr_assert_eq(fpx__cache_get_binary(cache, hash, &blob, &size, lowered, &found), FPX_OK);
+  cr_assert(found && size > 0, "%s (%s) not stored", name, hash);
+  cr_assert(contains(lowered, "wgmma_gemm"), "%s", lowered);
+  free(blob);
+  fpx__cache_close(cache);
 }

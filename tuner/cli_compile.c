@@ -19,6 +19,7 @@
 #include "compile.h"
 #include "config.h"
 #include "embedded_templates.h"
+#include "wgmma_config.h"
 
 void fpx__cli_compile_usage(FILE *out) {
   fprintf(out,
@@ -47,6 +48,7 @@ void fpx__cli_compile_usage(FILE *out) {
 }
 
 typedef struct compile_job {
+  const char *template_name; /* FPX__TEMPLATE_WEIGHT_ONLY or FPX__TEMPLATE_WGMMA */
   char name[FPX__NAME_EXPR_MAX];
   char hash[17];
   fpx__cubin cubin;
@@ -82,7 +84,7 @@ static void *compile_worker(void *arg) {
     compile_job *job = &q->jobs[i];
     const double start = now_seconds();
     fpx__cubin cubin;
-    const fpx_status st = fpx__compile(FPX__TEMPLATE_WEIGHT_ONLY, job->name, q->arch, &cubin);
+    const fpx_status st = fpx__compile(job->template_name, job->name, q->arch, &cubin);
     pthread_mutex_lock(&q->lock);
     job->cubin = cubin;
     job->status = st;
@@ -104,8 +106,9 @@ typedef struct job_list {
 static int add_job(job_list *l, const char *arch, const fpx__wo_key *key,
                    const fpx_wo_config *config) {
   char name[FPX__NAME_EXPR_MAX], hash[17];
+  const char *template_name = config->kernel == 1 ? FPX__TEMPLATE_WGMMA : FPX__TEMPLATE_WEIGHT_ONLY;
   fpx__wo_gemm_name(key, config, name);
-  fpx__kernel_binary_hash(FPX__TEMPLATE_WEIGHT_ONLY, name, arch, hash);
+  fpx__kernel_binary_hash(template_name, name, arch, hash);
   for (size_t i = 0; i < l->count; i++)
     if (strcmp(l->items[i].hash, hash) == 0) return 1;
   if (l->count == l->capacity) {
@@ -117,6 +120,7 @@ static int add_job(job_list *l, const char *arch, const fpx__wo_key *key,
   }
   compile_job *job = &l->items[l->count++];
   memset(job, 0, sizeof *job);
+  job->template_name = template_name;
   memcpy(job->name, name, sizeof name);
   memcpy(job->hash, hash, sizeof hash);
   return 1;
