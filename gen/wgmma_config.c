@@ -112,3 +112,13 @@ uint64_t fpx__wgmma_gemm_id(const fpx__wo_key *key, const fpx__wgmma_config *c) 
          (uint64_t)key->group_size << 12 | (uint64_t)(c->tokens / 64) << 21 |
          (uint64_t)c->stages << 24 | (uint64_t)5 << 40;
 }
+
+static int x_bytes(fpx_dtype d) { return d == FPX_DTYPE_E4M3 || d == FPX_DTYPE_E5M2 ? 1 : 2; }
+
+void fpx__wgmma_permute_name(fpx_dtype x_dtype, char out[FPX__NAME_EXPR_MAX]) {
+  snprintf(out, FPX__NAME_EXPR_MAX, "fpx::wgmma_permute_x<%d>", x_bytes(x_dtype));
+}
+
+uint64_t fpx__wgmma_permute_id(fpx_dtype x_dtype) {
+  return (uint64_t)x_bytes(x_dtype) | (uint64_t)6 << 40;
+}

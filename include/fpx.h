@@ -463,7 +463,10 @@ FPX_API void fpx_weights_destroy(fpx_weights *weights);
  * X rows must be 16-byte aligned (K % 16 == 0 for FP8 X).
  *
  * Workspace: split-K needs M*N*split FP32 partials and one counter per output
- * tile. The context keeps one workspace per stream, grown on demand: the
+ * tile; the wgmma family (kernel 1) a copy of X with its columns permuted,
+ * M x K (K rounded up to 32) elements of X's type, at most 256 MB (larger X
+ * runs in chunks of tokens). The context keeps one workspace per stream,
+ * grown on demand: the
  * first call with a new (stream, size) allocates (do it before a CUDA graph
  * capture); warm calls allocate nothing. The call is asynchronous on
  * `stream`. Results of a split-K launch are deterministic (partials are

@@ -1,6 +1,6 @@
 /*
  * context.h - the fpx_ctx object shared by the runtime files: device facts,
- * the in-process kernel table and the per-stream split-K workspaces.
+ * the in-process kernel table and the per-stream workspaces.
  */
 #ifndef FPX_RUNTIME_CONTEXT_H
 #define FPX_RUNTIME_CONTEXT_H

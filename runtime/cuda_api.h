@@ -53,7 +53,8 @@
   X(cuEventDestroy)             \
   X(cuMemcpyDtoH)               \
   X(cuMemcpyDtoDAsync)          \
-  X(cuMemsetD32Async)
+  X(cuMemsetD32Async)           \
+  X(cuTensorMapEncodeTiled)
 
 typedef struct fpx__cu_table {
 #define FPX__CU_MEMBER(fn) __typeof__(&fn) fn;

@@ -1,8 +1,10 @@
 /*
  * wgmma_gemm.c - launches the Hopper wgmma GEMM family: checks the device,
  * the key, the configuration and the arguments, gets the kernel from the
- * context's table (compiling on first use), opts in to its shared memory and
- * launches one block of 384 threads per 128 weight rows x `tokens` tokens.
+ * context's table (compiling on first use), opts in to its shared memory,
+ * writes X permuted into the stream's workspace (the pass the TMA copies
+ * need, see the template) and launches one block of 384 threads per 128
+ * weight rows x `tokens` tokens, in chunks of tokens when X is large.
  */
 #include "wgmma_gemm.h"
 
@@ -78,32 +80,81 @@ fail:
   return st;
 }
 
+/* Tensor map of the permuted X of `rows` rows of `row_bytes` bytes at xp:
+ * boxes of 128 bytes x tokens rows, 128-byte swizzle, zeros outside. */
+static fpx_status encode_x_map(fpx_ctx *ctx, CUdeviceptr xp, size_t rows, size_t row_bytes,
+                               int x_size, int tokens, CUtensorMap *map) {
+  fpx_status st = FPX_OK;
+  const cuuint64_t dims[2] = {row_bytes / (size_t)x_size, rows};
+  const cuuint64_t strides[1] = {row_bytes};
+  const cuuint32_t box[2] = {128u / (cuuint32_t)x_size, (cuuint32_t)tokens};
+  const cuuint32_t element_strides[2] = {1, 1};
+  FPX_CU(ctx->cu, cuTensorMapEncodeTiled(
+                      map, x_size == 1 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_UINT16,
+                      2, (void *)xp, dims, strides, box, element_strides,
+                      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                      CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE));
+fail:
+  return st;
+}
+
 fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
                                   const fpx__wgmma_config *cfg, const fpx_gemm_args *args,
                                   CUstream stream) {
   fpx_status st = FPX_OK;
   FPX_TRY(check_args(ctx, key, cfg, args));
   const fpx_weights *w = args->weights;
-  const uint64_t id = fpx__wgmma_gemm_id(key, cfg);
-  /* the name expression is only needed to compile: build it on a miss */
-  CUfunction fn = fpx__ctx_kernel_find(ctx, id);
-  if (fn == NULL) {
-    char name[FPX__NAME_EXPR_MAX];
+  char name[FPX__NAME_EXPR_MAX];
+  CUfunction gemm = NULL, permute = NULL;
+  /* the name expressions are only needed to compile: built on a miss */
+  const uint64_t gemm_id = fpx__wgmma_gemm_id(key, cfg);
+  const uint64_t permute_id = fpx__wgmma_permute_id(args->x_dtype);
+  if ((gemm = fpx__ctx_kernel_find(ctx, gemm_id)) == NULL) {
     fpx__wgmma_gemm_name(key, cfg, name);
-    FPX_TRY(fpx__ctx_kernel(ctx, id, FPX__TEMPLATE_WGMMA, name, &fn));
+    FPX_TRY(fpx__ctx_kernel(ctx, gemm_id, FPX__TEMPLATE_WGMMA, name, &gemm));
+  }
+  if ((permute = fpx__ctx_kernel_find(ctx, permute_id)) == NULL) {
+    fpx__wgmma_permute_name(args->x_dtype, name);
+    FPX_TRY(fpx__ctx_kernel(ctx, permute_id, FPX__TEMPLATE_WGMMA, name, &permute));
   }
   const size_t smem = fpx__wgmma_smem_bytes(cfg);
   /* above 48 KB a kernel must opt in; setting it again is cheap and keeps
    * this file independent of how the kernel table loads functions */
-  FPX_CU(ctx->cu, cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)smem));
+  FPX_CU(ctx->cu, cuFuncSetAttribute(gemm, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)smem));
+
+  /* X permuted into a workspace of rows of K rounded up to 32 columns, in
+   * chunks of whole token tiles that fit FPX__WGMMA_X_WORKSPACE_MAX */
+  const int fp8 = fpx__dtype_is_fp8(args->x_dtype);
+  const int x_size = fp8 ? 1 : 2;
+  const size_t chunks_per_row = (w->k + 31) / 32 * (size_t)(fp8 ? 2 : 4);
+  const size_t row_bytes = chunks_per_row * 16;
+  size_t chunk_rows = FPX__WGMMA_X_WORKSPACE_MAX / row_bytes / (size_t)cfg->tokens * (size_t)cfg->tokens;
+  if (chunk_rows < (size_t)cfg->tokens) chunk_rows = (size_t)cfg->tokens;
+  if (chunk_rows > args->m) chunk_rows = args->m;
+  CUdeviceptr xp = 0, counters = 0;
+  FPX_TRY(fpx__ctx_workspace(ctx, stream, chunk_rows * row_bytes, 1, &xp, &counters));
+
+  const size_t y_size = fpx__dtype_size(args->y_dtype);
   const unsigned grid_x = (unsigned)((w->n + FPX__WGMMA_BLOCK_ROWS - 1) / FPX__WGMMA_BLOCK_ROWS);
-  const unsigned grid_y = (unsigned)((args->m + (size_t)cfg->tokens - 1) / (size_t)cfg->tokens);
-  int m = (int)args->m, n = (int)w->n, k = (int)w->k, per_tensor = args->x_scale_per_tensor != 0;
-  CUdeviceptr x_scales = fpx__dtype_is_fp8(args->x_dtype) ? args->x_scales : 0;
-  void *params[] = {(void *)&w->packed, (void *)&args->x, (void *)&w->scales, &x_scales,
-                    (void *)&args->y, &m, &n, &k, &per_tensor};
-  FPX_CU(ctx->cu, cuLaunchKernel(fn, grid_x, grid_y, 1, FPX__WGMMA_THREADS, 1, 1, (unsigned)smem,
-                                 stream, params, NULL));
+  int n = (int)w->n, k = (int)w->k, per_tensor = args->x_scale_per_tensor != 0;
+  for (size_t m0 = 0; m0 < args->m; m0 += chunk_rows) {
+    const size_t rows = args->m - m0 < chunk_rows ? args->m - m0 : chunk_rows;
+    int m = (int)rows;
+    CUdeviceptr x = args->x + m0 * w->k * (size_t)x_size;
+    void *permute_params[] = {&x, &xp, &m, &k};
+    FPX_CU(ctx->cu, cuLaunchKernel(permute, (unsigned)((chunks_per_row + 255) / 256),
+                                   (unsigned)(rows < 65535 ? rows : 65535), 1, 256, 1, 1, 0, stream,
+                                   permute_params, NULL));
+    CUtensorMap map;
+    FPX_TRY(encode_x_map(ctx, xp, rows, row_bytes, x_size, cfg->tokens, &map));
+    CUdeviceptr y = args->y + m0 * w->n * y_size;
+    CUdeviceptr x_scales = !fp8 ? 0 : args->x_scales + (per_tensor ? 0 : m0 * sizeof(float));
+    const unsigned grid_y = (unsigned)((rows + (size_t)cfg->tokens - 1) / (size_t)cfg->tokens);
+    void *params[] = {(void *)&w->packed, &map, (void *)&w->scales, &x_scales, &y, &m, &n, &k,
+                      &per_tensor};
+    FPX_CU(ctx->cu, cuLaunchKernel(gemm, grid_x, grid_y, 1, FPX__WGMMA_THREADS, 1, 1, (unsigned)smem,
+                                   stream, params, NULL));
+  }
 fail:
   return st;
 }

@@ -1,6 +1,7 @@
 /*
- * workspace.c - per-stream split-K workspaces owned by a context: FP32
- * partials plus self-resetting tile counters. Grown on demand, never while
+ * workspace.c - per-stream workspaces owned by a context: a byte region
+ * (split-K FP32 partials, or the wgmma family's permuted X) plus
+ * self-resetting tile counters. Grown on demand, never while
  * the stream is being captured into a CUDA graph.
  */
 #include <stdlib.h>
@@ -27,7 +28,7 @@ fpx_status fpx__ctx_workspace(fpx_ctx *ctx, CUstream stream, size_t partial_byte
   FPX_CU(ctx->cu, cuStreamIsCapturing(stream, &capture));
   if (capture != CU_STREAM_CAPTURE_STATUS_NONE) {
     st = fpx__error(FPX_ERR_INVALID_ARGUMENT,
-                    "fpx_gemm: the split-K workspace of this stream must grow to %zu bytes, "
+                    "fpx_gemm: the workspace of this stream must grow to %zu bytes, "
                     "which cannot happen during graph capture; run the call once before "
                     "capturing",
                     partial_bytes);

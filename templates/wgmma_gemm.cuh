@@ -11,14 +11,13 @@
  * Y[M,N] = X[M,K] * dequant(W)[N,K]^T is computed as Y^T = W X^T: weights on
  * the m64 side, tokens on the wgmma N side (TOKENS = 64, 128 or 256).
  *
- * Block: 384 threads = 3 warpgroups. Warpgroup 0 produces (copies X into a
- * STAGES-deep shared ring), warpgroups 1 and 2 consume: each owns 64 weight
- * rows, i.e. four 16-row tiles of the tiled layout (docs/LAYOUT.md), one per
- * warp, so a block covers 128 weight rows x TOKENS tokens. setmaxnreg moves
- * registers from the producer (40) to the consumers (232); it acts on whole
- * warpgroups, hence a producer warpgroup rather than a single warp, and its
- * four warps share the copying (one 4-byte cp.async per token row and lane
- * per stage, see below, is more than one warp should issue).
+ * Block: 384 threads = 3 warpgroups. Warpgroup 0 produces (one thread
+ * issues the TMA copies of X into a STAGES-deep shared ring), warpgroups 1
+ * and 2 consume: each owns 64 weight rows, i.e. four 16-row tiles of the
+ * tiled layout (docs/LAYOUT.md), one per warp, so a block covers 128 weight
+ * rows x TOKENS tokens. setmaxnreg moves registers from the producer (40)
+ * to the consumers (232); it acts on whole warpgroups, hence a producer
+ * warpgroup rather than a single warp.
  *
  * Weights (A, registers). Each consumer lane loads its BITS 16-byte words of
  * a 16 x 256 block one block ahead, as weight_only.cuh does, and builds the
@@ -38,21 +37,23 @@
  * Activations (B, shared memory, K-major, 128-byte swizzle). A stage holds
  * 128 bytes of K per token (64 columns of f16/bf16, 128 of FP8): TOKENS
  * rows of 128 bytes, 8-row groups 1024 bytes apart, 16-byte chunk c of row r
- * stored at chunk c ^ (r % 8). The tiled layout permutes K inside each
- * 32-column slice (lane column group tig owns physical columns 8*tig..+7),
- * while wgmma reads k in a fixed order; so the producer stores X columns
- * permuted: with 16-bit X, physical word (column pair) 4*tig + 2*tt + rr of
- * a slice goes to word 8*tt + 4*rr + tig (tt = k16 tile of the slice, rr =
- * register pair half); with FP8 X, physical word 2*tig + rr (four columns)
- * goes to word 4*rr + tig. The smallest unit that stays contiguous is one
- * 4-byte word, so X is copied with 4-byte cp.async (each warp instruction
- * reads one coalesced 128-byte row segment and writes 32 distinct banks),
- * not with TMA (a tensor map cannot express a 4-byte permutation: its
- * strides must be multiples of 16 bytes). Columns past K and tokens past M
- * are zero-filled (cp.async src-size 0). Completion: cp.async.mbarrier.
- * arrive.noinc on the stage's full barrier (128 arrivals); consumers wait on
- * it, fence.proxy.async, and release the stage on its empty barrier (one
- * arrival per consumer warp) once the wgmmas reading it have completed.
+ * stored at chunk c ^ (r % 8), which is what a TMA copy with 128-byte
+ * swizzle writes. The tiled layout permutes K inside each 32-column slice
+ * (lane column group tig owns physical columns 8*tig..+7), while wgmma reads
+ * k in a fixed order; so B must hold X's columns permuted: with 16-bit X,
+ * physical word (column pair) 4*tig + 2*tt + rr of a slice at word 8*tt +
+ * 4*rr + tig (tt = k16 tile of the slice, rr = register pair half); with FP8
+ * X, physical word 2*tig + rr (four columns) at word 4*rr + tig. The unit
+ * that stays contiguous is one 4-byte word, which neither TMA (16-byte
+ * granularity) nor 16-byte cp.async can move, and 4-byte cp.async copies
+ * cap the kernel at about a fifth of the tensor cores (measured). So a
+ * separate pass, wgmma_permute_x below, writes X permuted into a workspace
+ * (rows of K rounded up to 32 columns) and the producer copies it by TMA:
+ * one 2-D box of 128 bytes x TOKENS rows per stage, completion counted in
+ * bytes on the stage's full barrier; columns past the workspace row and
+ * tokens past M arrive as zeros. Consumers wait on the full barrier and
+ * release the stage on its empty barrier (one arrival per consumer warp)
+ * once the wgmmas reading it have completed.
  *
  * K runs over whole 256-column blocks (stages past K are zero-filled, not
  * skipped): ptxas serializes the wgmmas (C7513) when any branch sits between
@@ -76,9 +77,9 @@
  * memory would coalesce better). N is padded to 16 by the layout, K to 256
  * (zero codes); rows past N and tokens past M are not stored.
  *
- * Limits (checked by gen/wgmma_config.c): GROUP != 0 needs TOKENS <= 128
- * (two accumulators); X rows must be 4-byte aligned (K even for 16-bit X,
- * K % 4 == 0 for FP8 X).
+ * Limits (checked by gen/wgmma_config.c and the launcher): GROUP != 0
+ * needs TOKENS <= 128 (two accumulators); X rows must be 4-byte aligned (K
+ * even for 16-bit X, K % 4 == 0 for FP8 X) for the permutation pass.
  */
 typedef unsigned int fpx_u32;
 typedef unsigned long long fpx_u64;
@@ -150,17 +151,14 @@ __device__ __forceinline__ fpx_u32 bytes_0202(fpx_u32 lo, fpx_u32 hi) {
   return __byte_perm(lo, hi, 0x6420);
 }
 
-/* Word of the 128-byte stage row (before the swizzle) that receives the
- * 4-byte word `lane` of a row's 128-byte segment of X. */
+/* Word of a 32-column slice of X that becomes word d of the slice in the
+ * order the B operand needs (the X permutation above): the slice's C x 4
+ * words (C = 4 with 16-bit X, 64-byte slices; C = 2 with FP8 X, 32-byte
+ * slices), read as a 4 x C matrix, transposed. */
 template <int ACT_FP8>
-__device__ __forceinline__ int stage_word(int lane) {
-  if (ACT_FP8) { /* 32-byte slices: word 2*tig + rr -> 4*rr + tig */
-    const int p = lane & 7;
-    return (lane & ~7) + (p & 1) * 4 + (p >> 1);
-  }
-  /* 64-byte slices: word 4*tig + 2*tt + rr -> 8*tt + 4*rr + tig */
-  const int p = lane & 15;
-  return (lane & ~15) + ((p >> 1) & 1) * 8 + (p & 1) * 4 + (p >> 2);
+__device__ __forceinline__ int permuted_source_word(int d) {
+  constexpr int C = ACT_FP8 ? 2 : 4;
+  return (d & 3) * C + (d >> 2);
 }
 
 }  // namespace wg
@@ -203,23 +201,34 @@ __device__ __forceinline__ void mbar_arrive_if(fpx_u32 bar, int pred) {
       : "memory");
 }
 
-/* Arrives on bar once all of this thread's earlier cp.async have landed; the
- * arrival counts toward the barrier's expected count. */
-__device__ __forceinline__ void cp_async_arrive(fpx_u32 bar) {
-  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];" ::"r"(bar) : "memory");
-}
-
-/* 4-byte copy; src_bytes 0 writes zeros. */
-__device__ __forceinline__ void cp_async4(fpx_u32 dst, const void *src, int src_bytes) {
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(dst), "l"(src), "r"(src_bytes)
+/* Arrives on bar and adds `bytes` to the transaction count it waits for. */
+__device__ __forceinline__ void mbar_arrive_expect_tx(fpx_u32 bar, fpx_u32 bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes)
                : "memory");
 }
 
-__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;" ::: "memory"); }
+/* A tensor map (CUtensorMap, 128 bytes) passed by value as a
+ * __grid_constant__ kernel parameter. */
+struct alignas(64) TensorMap {
+  fpx_u64 opaque[16];
+};
 
-/* generic-proxy writes (cp.async) before async-proxy reads (wgmma) */
-__device__ __forceinline__ void fence_proxy_async() {
-  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+/* TMA: the box at (col, row) of the tensor map into shared memory at dst;
+ * completion counted in bytes on bar. Coordinates past the tensor read as
+ * zeros. */
+__device__ __forceinline__ void tma_load_2d(fpx_u32 dst, const TensorMap *map, int col, int row,
+                                            fpx_u32 bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
+      " [%0], [%1, {%2, %3}], [%4];" ::"r"(dst),
+      "l"((fpx_u64)map), "r"(col), "r"(row), "r"(bar)
+      : "memory");
+}
+
+__device__ __forceinline__ fpx_u32 load_word(const fpx_u32 *p) {
+  fpx_u32 v;
+  asm volatile("ld.global.nc.u32 %0, [%1];" : "=r"(v) : "l"(p));
+  return v;
 }
 
 __device__ __forceinline__ uint4 load_weights(const uint4 *p) {
@@ -391,11 +400,13 @@ __device__ __forceinline__ void wgmma(float (&d)[128], const fpx_u32 (&a)[4], fp
  * 16 * STAGES bytes of barriers and 1024 bytes of alignment slack.
  * ACT: 0 f16, 1 bf16, 2 e4m3, 3 e5m2. OUT: 0 f16, 1 bf16, 2 f32. GROUP: 0 =
  * one scale per row, else the group size (32..256). x_scales: FP8 X only, M
- * entries, or one with x_scale_per_tensor.
+ * entries, or one with x_scale_per_tensor. x_map: the tensor map of the
+ * permuted X (wgmma_permute_x): 2-D, columns innermost, M rows, a box of
+ * 128 bytes x TOKENS rows, 128-byte swizzle.
  */
 template <int E, int M, int ACT, int OUT, int GROUP, int TOKENS, int STAGES>
 __global__ void __launch_bounds__(384, 1)
-    wgmma_gemm(const uint4 *__restrict__ w, const void *__restrict__ x_ptr,
+    wgmma_gemm(const uint4 *__restrict__ w, const __grid_constant__ wg::TensorMap x_map,
                const float *__restrict__ scales, const float *__restrict__ x_scales,
                void *__restrict__ y_ptr, int m_total, int n_total, int k_total,
                int x_scale_per_tensor) {
@@ -431,39 +442,26 @@ __global__ void __launch_bounds__(384, 1)
   if (threadIdx.x == 0) {
 #pragma unroll
     for (int s = 0; s < STAGES; s++) {
-      mbar_init(full_bar + 8 * s, 128); /* one cp.async arrival per producer thread */
+      mbar_init(full_bar + 8 * s, 1); /* the producer's arrive.expect_tx */
       mbar_init(empty_bar + 8 * s, 8);  /* one arrival per consumer warp */
     }
   }
   __syncthreads();
 
   if (warp < 4) {
-    /* ---- producer warpgroup: X stages ---- */
+    /* ---- producer warpgroup: one thread moves the X stages by TMA ---- */
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
-    const int word = stage_word<FP8>(lane);
-    const fpx_u32 word_byte = (fpx_u32)(word & 3) * 4;
-    const int chunk = word >> 2;
-    const long long row_bytes = (long long)k_total * XBYTES;
-    const char *x = (const char *)x_ptr;
+    if (threadIdx.x != 0) return;
     int slot = 0, phase = 0;
     for (int it = 0; it < n_stages; it++) {
       mbar_wait(empty_bar + 8 * slot, phase ^ 1);
-      const long long col = (long long)it * 128 + lane * 4; /* byte in the row */
-      const bool col_ok = col < row_bytes;
-      const fpx_u32 stage = smem + slot * STAGE_BYTES;
-#pragma unroll 4
-      for (int r = warp; r < TOKENS; r += 4) {
-        const bool ok = col_ok && m0 + r < m_total;
-        const char *src = ok ? x + (long long)(m0 + r) * row_bytes + col : x;
-        cp_async4(stage + r * 128 + ((chunk ^ (r & 7)) << 4) + word_byte, src, ok ? 4 : 0);
-      }
-      cp_async_arrive(full_bar + 8 * slot);
+      mbar_arrive_expect_tx(full_bar + 8 * slot, STAGE_BYTES);
+      tma_load_2d(smem + slot * STAGE_BYTES, &x_map, it * STAGE_K, m0, full_bar + 8 * slot);
       if (++slot == STAGES) {
         slot = 0;
         phase ^= 1;
       }
     }
-    cp_async_wait_all();
     return;
   }
 
@@ -535,10 +533,7 @@ __global__ void __launch_bounds__(384, 1)
           gs0 = row0 < n_total ? s0 : 0.f;
           gs1 = row1 < n_total ? s1 : 0.f;
         }
-        if (q == 0) {
-          mbar_wait(full_bar + 8 * slot, phase);
-          fence_proxy_async();
-        }
+        if (q == 0) mbar_wait(full_bar + 8 * slot, phase);
         const fpx_u64 desc = smem_desc_sw128(smem + slot * STAGE_BYTES) + 2 * q; /* +32 bytes */
         wgmma_fence();
         if constexpr (GROUP != 0) wgmma<TY>(gacc, a, desc, group_start ? 0 : 1);
@@ -598,6 +593,34 @@ __global__ void __launch_bounds__(384, 1)
       }
     }
 #endif
+}
+
+/*
+ * X in the B operand's order, for the TMA copies: xp[row] = X[row] with the
+ * words of every 32-column slice permuted (permuted_source_word), rows of
+ * `chunks` 16-byte chunks (K rounded up to 32 columns), columns past K zero.
+ * One thread per chunk of a row; grid x over a row's chunks, y over rows (a
+ * grid-stride loop beyond gridDim.y rows). XBYTES: 2 (f16, bf16) or 1 (FP8);
+ * X rows start 4-byte aligned (K * XBYTES % 4 == 0).
+ */
+template <int XBYTES>
+__global__ void __launch_bounds__(256)
+    wgmma_permute_x(const fpx_u32 *__restrict__ x, uint4 *__restrict__ xp, int m_total, int k_total) {
+  constexpr int C = XBYTES == 1 ? 2 : 4; /* chunks per slice */
+  const long long row_words = (long long)k_total * XBYTES / 4;
+  const int chunks = (k_total + 31) / 32 * C;
+  const int q = blockIdx.x * blockDim.x + threadIdx.x;
+  if (q >= chunks) return;
+  const int slice = q / C, c = q % C;
+  for (long long row = blockIdx.y; row < m_total; row += gridDim.y) {
+    fpx_u32 v[4];
+#pragma unroll
+    for (int t = 0; t < 4; t++) {
+      const long long word = (long long)slice * 4 * C + wg::permuted_source_word<XBYTES == 1>(4 * c + t);
+      v[t] = word < row_words ? wg::load_word(x + row * row_words + word) : 0u;
+    }
+    xp[row * chunks + q] = make_uint4(v[0], v[1], v[2], v[3]);
+  }
 }
 
 }  // namespace fpx

@@ -222,3 +222,26 @@ Test(wgmma_config, launcher_rejects_a_missing_context) {
   cr_assert_eq(fpx__wgmma_gemm_launch(NULL, &key, &cfg, &args, NULL), FPX_ERR_INVALID_ARGUMENT);
   cr_assert(strstr(fpx_last_error(), "ctx is NULL") != NULL, "%s", fpx_last_error());
 }
+
+/* The X permutation pass compiles for every architecture the library
+ * targets (it has no Hopper-only code), one instance per X element size,
+ * with its own names and ids. */
+Test(wgmma_compile, permute_pass_every_arch, .timeout = 300) {
+  static const char *archs[] = {"sm_80", "sm_89", "sm_90a"};
+  static const fpx_dtype xs[] = {FPX_DTYPE_BF16, FPX_DTYPE_E4M3};
+  static const char *expected[] = {"fpx::wgmma_permute_x<2>", "fpx::wgmma_permute_x<1>"};
+  for (size_t a = 0; a < 3; a++)
+    for (size_t x = 0; x < 2; x++) {
+      char name[FPX__NAME_EXPR_MAX];
+      fpx__wgmma_permute_name(xs[x], name);
+      cr_assert_str_eq(name, expected[x]);
+      fpx__cubin cubin;
+      const fpx_status st = fpx__compile(FPX__TEMPLATE_WGMMA, name, archs[a], &cubin);
+      cr_assert_eq(st, FPX_OK, "%s for %s: %s", name, archs[a], fpx_last_error());
+      cr_assert_gt(cubin.size, 0);
+      fpx__cubin_free(&cubin);
+    }
+  cr_assert_eq(fpx__wgmma_permute_id(FPX_DTYPE_F16), fpx__wgmma_permute_id(FPX_DTYPE_BF16));
+  cr_assert_neq(fpx__wgmma_permute_id(FPX_DTYPE_BF16), fpx__wgmma_permute_id(FPX_DTYPE_E5M2));
+  cr_assert_eq(fpx__wgmma_permute_id(FPX_DTYPE_E4M3) >> 40, 6, "family 6 from bit 40");
+}
