@@ -197,6 +197,8 @@ static fpx_status parse_entry(const cJSON *o, size_t index, fpx__cache_winner *w
   FPX_TRY(read_optional_int(o, index, "kernel", &w->config.kernel));
   FPX_TRY(read_optional_int(o, index, "tokens", &w->config.tokens));
   FPX_TRY(read_optional_int(o, index, "stages", &w->config.stages));
+  /* wgmma entries exported before the family had split-K carry split_k 0 */
+  if (w->config.kernel == 1 && w->config.split_k == 0) w->config.split_k = 1;
 fail:
   return st;
 }

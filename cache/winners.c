@@ -129,7 +129,8 @@ fpx_status fpx__cache_winner_check(const fpx__cache_winner *w, char field[32]) {
   FIELD("config");
   FPX_TRY(fpx__wo_config_check(&w->config));
   if (w->config.kernel == 1) {
-    const fpx__wgmma_config wc = {w->config.tokens, w->config.stages};
+    const fpx__wgmma_config wc = {w->config.tokens, w->config.stages,
+                                  w->config.split_k == 0 ? 1 : w->config.split_k};
     wk.group_size = k->group_size;
     FPX_TRY(fpx__wgmma_key_check(&wk));
     FPX_TRY(fpx__wgmma_config_check(&wk, &wc));
@@ -209,6 +210,8 @@ static void read_winner(sqlite3_stmt *stmt, fpx__cache_winner *w) {
   w->config.kernel = sqlite3_column_int(stmt, 23);
   w->config.tokens = sqlite3_column_int(stmt, 24);
   w->config.stages = sqlite3_column_int(stmt, 25);
+  /* wgmma rows stored before the family had split-K hold split_k 0 */
+  if (w->config.kernel == 1 && w->config.split_k == 0) w->config.split_k = 1;
 }
 
 /* "SELECT <all columns> FROM winners <tail>"; schema 1 has no checksum,
@@ -251,7 +254,7 @@ fpx_status fpx__cache_upsert(fpx__cache *c, sqlite3_stmt *stmt, const fpx__cache
   B(sqlite3_bind_int(stmt, 15, wg ? 0 : cfg->warps_n));
   B(sqlite3_bind_int(stmt, 16, wg ? 0 : cfg->warps_k));
   B(sqlite3_bind_int(stmt, 17, wg ? 0 : cfg->m_tiles));
-  B(sqlite3_bind_int(stmt, 18, wg ? 0 : cfg->split_k));
+  B(sqlite3_bind_int(stmt, 18, cfg->split_k));
   B(sqlite3_bind_double(stmt, 19, w->time_us));
   B(sqlite3_bind_double(stmt, 20, w->check_tolerance));
   B(sqlite3_bind_double(stmt, 21, w->check_error));

@@ -60,9 +60,10 @@ fail:
   return st;
 }
 
-/* The wgmma part of a kernel-1 configuration. */
+/* The wgmma part of a kernel-1 configuration (split_k 0, from callers
+ * written before the family had split-K, means 1). */
 static fpx__wgmma_config wgmma_part(const fpx_wo_config *c) {
-  return (fpx__wgmma_config){c->tokens, c->stages};
+  return (fpx__wgmma_config){c->tokens, c->stages, c->split_k == 0 ? 1 : c->split_k};
 }
 
 fpx_status fpx__wo_config_check(const fpx_wo_config *c) {
@@ -128,15 +129,20 @@ size_t fpx__wo_config_space(fpx_wo_config *out, size_t max) {
 }
 
 void fpx__wo_config_text(const fpx_wo_config *c, char *out, size_t size) {
-  if (c->kernel == 1)
+  if (c->kernel == 1 && c->split_k <= 1)
     snprintf(out, size, "wgmma:%d/%d", c->tokens, c->stages);
+  else if (c->kernel == 1)
+    snprintf(out, size, "wgmma:%d/%d/%d", c->tokens, c->stages, c->split_k);
   else
     snprintf(out, size, "%d/%d/%d/%d", c->warps_n, c->warps_k, c->m_tiles, c->split_k);
 }
 
 int fpx__wo_config_equal(const fpx_wo_config *a, const fpx_wo_config *b) {
   if (a->kernel != b->kernel) return 0;
-  if (a->kernel == 1) return a->tokens == b->tokens && a->stages == b->stages;
+  if (a->kernel == 1) {
+    const fpx__wgmma_config wa = wgmma_part(a), wb = wgmma_part(b);
+    return wa.tokens == wb.tokens && wa.stages == wb.stages && wa.split_k == wb.split_k;
+  }
   return a->warps_n == b->warps_n && a->warps_k == b->warps_k && a->m_tiles == b->m_tiles &&
          a->split_k == b->split_k;
 }
@@ -227,8 +233,24 @@ size_t fpx__wo_candidates(size_t m, size_t n, size_t k, int sm_count, fpx_wo_con
 }
 
 /* The wgmma part of the candidates: tokens x stages that the family
- * accepts for the key. */
+ * accepts for the key, each with the split-K values worth a try. */
 static const int wgmma_tokens[] = {64, 128, 256}, wgmma_stages[] = {3, 4, 6};
+
+/* Blocks of a wgmma launch (one per SM at a time: 384 threads and most of
+ * the shared memory). */
+static size_t wgmma_blocks(size_t m, size_t n, int tokens) {
+  return ((n + FPX__WGMMA_BLOCK_ROWS - 1) / FPX__WGMMA_BLOCK_ROWS) *
+         ((m + (size_t)tokens - 1) / (size_t)tokens);
+}
+
+/* Largest split-K for the wgmma family: each split keeps at least
+ * WGMMA_MIN_SPLIT_BLOCKS 256-column blocks, so that the ring fills. */
+#define WGMMA_MIN_SPLIT_BLOCKS 2
+static size_t wgmma_max_split(size_t k) {
+  const size_t k_blocks = (k + 255) / 256;
+  size_t s = k_blocks / WGMMA_MIN_SPLIT_BLOCKS;
+  return s < 1 ? 1 : s > 64 ? 64 : s;
+}
 
 size_t fpx__gemm_candidates(const fpx__wo_key *key, size_t m, size_t n, size_t k, int sm_count,
                             int sm_version, fpx_wo_config *out, size_t max) {
@@ -238,13 +260,22 @@ size_t fpx__gemm_candidates(const fpx__wo_key *key, size_t m, size_t n, size_t k
     fpx__error_clear();
     return count;
   }
-  for (size_t t = 0; t < sizeof wgmma_tokens / sizeof wgmma_tokens[0]; t++)
-    for (size_t s = 0; s < sizeof wgmma_stages / sizeof wgmma_stages[0]; s++) {
-      const fpx__wgmma_config w = {wgmma_tokens[t], wgmma_stages[s]};
-      if (fpx__wgmma_config_check(key, &w) != FPX_OK) continue;
-      if (count < max)
-        out[count++] = (fpx_wo_config){.kernel = 1, .tokens = w.tokens, .stages = w.stages};
-    }
+  const size_t sms = (size_t)(sm_count > 0 ? sm_count : 132);
+  for (size_t t = 0; t < sizeof wgmma_tokens / sizeof wgmma_tokens[0]; t++) {
+    /* no token tile wider than M needs, beyond the narrowest */
+    if (t > 0 && (size_t)wgmma_tokens[t - 1] >= m) break;
+    const size_t blocks = wgmma_blocks(m, n, wgmma_tokens[t]);
+    for (size_t s = 0; s < sizeof wgmma_stages / sizeof wgmma_stages[0]; s++)
+      for (size_t v = 0; v < sizeof split_values / sizeof split_values[0]; v++) {
+        const size_t split = (size_t)split_values[v];
+        if (split > 1 && (split > wgmma_max_split(k) || blocks * (split - 1) >= 2 * sms)) break;
+        const fpx__wgmma_config w = {wgmma_tokens[t], wgmma_stages[s], (int)split};
+        if (fpx__wgmma_config_check(key, &w) != FPX_OK) break;
+        if (count < max)
+          out[count++] = (fpx_wo_config){.kernel = 1, .split_k = w.split_k, .tokens = w.tokens,
+                                         .stages = w.stages};
+      }
+  }
   fpx__error_clear();
   return count;
 }
@@ -254,15 +285,23 @@ size_t fpx__gemm_candidates(const fpx__wo_key *key, size_t m, size_t n, size_t k
 #define WGMMA_MIN_M 512
 #define WGMMA_MIN_M_FP8 128
 
-int fpx__wgmma_auto_config(int sm_version, const fpx__wo_key *key, size_t m,
-                           fpx_wo_config *out) {
+int fpx__wgmma_auto_config(int sm_version, int sm_count, const fpx__wo_key *key, size_t m,
+                           size_t n, size_t k, fpx_wo_config *out) {
   const int fp8_x = key->x_dtype == FPX_DTYPE_E4M3 || key->x_dtype == FPX_DTYPE_E5M2;
   if (sm_version != 90 || m < (fp8_x ? WGMMA_MIN_M_FP8 : WGMMA_MIN_M)) return 0;
-  const fpx__wgmma_config w = {m >= 2048 && key->group_size == 0 ? 256 : 128, 4};
+  fpx__wgmma_config w = {m >= 2048 && key->group_size == 0 ? 256 : 128, 4, 1};
+  /* split K while the launch fills less than half of the SMs */
+  const size_t sms = (size_t)(sm_count > 0 ? sm_count : 132);
+  const size_t blocks = wgmma_blocks(m, n, w.tokens);
+  if (2 * blocks <= sms) {
+    size_t split = sms / blocks;
+    if (split > wgmma_max_split(k)) split = wgmma_max_split(k);
+    w.split_k = (int)split;
+  }
   if (fpx__wgmma_key_check(key) != FPX_OK || fpx__wgmma_config_check(key, &w) != FPX_OK) {
     fpx__error_clear(); /* a key the family does not take stays on mma.sync */
     return 0;
   }
-  *out = (fpx_wo_config){.kernel = 1, .tokens = w.tokens, .stages = w.stages};
+  *out = (fpx_wo_config){.kernel = 1, .split_k = w.split_k, .tokens = w.tokens, .stages = w.stages};
   return 1;
 }

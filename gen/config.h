@@ -31,11 +31,12 @@ fpx_status fpx__wo_key_check(const fpx__wo_key *key);
  * value. kernel 0 (mma.sync): threads, shared memory, split-K range, with
  * tokens and stages ignored; kernel 1 (wgmma): tokens and stages by the
  * wgmma rules that do not depend on the key (fpx__wgmma_config_check with
- * no key; the group-scale rule is checked at launch), the mma.sync fields
- * ignored. Any other kernel is FPX_ERR_INVALID_ARGUMENT. */
+ * no key; the group-scale rule is checked at launch) and split_k 1..64,
+ * warps_n, warps_k and m_tiles ignored. Any other kernel is FPX_ERR_INVALID_ARGUMENT. */
 fpx_status fpx__wo_config_check(const fpx_wo_config *config);
 /* "4/1/2/3" (warps_n/warps_k/m_tiles/split_k) for kernel 0,
- * "wgmma:128/4" (tokens/stages) for kernel 1. */
+ * "wgmma:128/4" (tokens/stages) or, with split-K, "wgmma:64/4/3"
+ * (tokens/stages/split_k) for kernel 1. */
 void fpx__wo_config_text(const fpx_wo_config *config, char *out, size_t size);
 /* 1 when two configurations run the same kernel with the same launch (the
  * fields the other family ignores are not compared). */
@@ -59,18 +60,23 @@ size_t fpx__wo_candidates(size_t m, size_t n, size_t k, int sm_count, fpx_wo_con
 /* Every family's candidates for (key, M x N x K) on a GPU of sm_version
  * (90 for sm_90) with sm_count SMs: fpx__wo_candidates, then on sm_90 with
  * M >= FPX__WGMMA_CANDIDATE_MIN_M and a key the wgmma family takes, the
- * wgmma configurations tokens {64, 128, 256} x stages {3, 4, 6} it accepts
- * for the key (kernel 1, in that order). Fills up to max, returns the count. */
+ * wgmma configurations tokens {64, 128, 256} (no wider than M needs) x
+ * stages {3, 4, 6} it accepts for the key (kernel 1, in that order), each
+ * with split-K ascending from 1 while the launch stays within about two
+ * waves and each split keeps two 256-column blocks. Fills up to max,
+ * returns the count. */
 size_t fpx__gemm_candidates(const fpx__wo_key *key, size_t m, size_t n, size_t k, int sm_count,
                             int sm_version, fpx_wo_config *out, size_t max);
 
-/* The wgmma configuration fpx_gemm picks by itself for a key and M on a
- * GPU of sm_version (without FPX_CTX_NO_WGMMA): 1 and *out (kernel 1) on
- * sm_90 for M >= 512 (M >= 128 with FP8 X) when the family takes the key
- * (128 tokens, 256 from M = 2048 without group scales; 4 stages), else 0
- * and *out untouched. */
-int fpx__wgmma_auto_config(int sm_version, const fpx__wo_key *key, size_t m,
-                           fpx_wo_config *out);
+/* The wgmma configuration fpx_gemm picks by itself for a key and M x N x K
+ * on a GPU of sm_version with sm_count SMs (without FPX_CTX_NO_WGMMA): 1 and
+ * *out (kernel 1) on sm_90 for M >= 512 (M >= 128 with FP8 X) when the
+ * family takes the key (128 tokens, 256 from M = 2048 without group scales;
+ * 4 stages; split-K sm_count / blocks when the blocks fill at most half the
+ * SMs, at most one split per two 256-column blocks), else 0 and *out
+ * untouched. */
+int fpx__wgmma_auto_config(int sm_version, int sm_count, const fpx__wo_key *key, size_t m,
+                           size_t n, size_t k, fpx_wo_config *out);
 
 /* Name expression of the GEMM instance, "fpx::weight_only_gemm<...>"
  * (kernel 1: fpx__wgmma_gemm_name's "fpx::wgmma_gemm<...>"). */

@@ -84,6 +84,9 @@ fpx_status fpx__wgmma_config_check(const fpx__wo_key *key, const fpx__wgmma_conf
                       c->tokens);
   if (c->stages < 2 || c->stages > 8)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT, "wgmma config stages %d is outside 2..8", c->stages);
+  if (c->split_k < 1 || c->split_k > 64)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "wgmma config split_k %d is outside 1..64",
+                      c->split_k);
   if (key != NULL && key->group_size != 0 && c->tokens > 128)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT,
                       "wgmma config tokens %d with group_size %d: group scales need tokens <= "
@@ -95,6 +98,12 @@ fpx_status fpx__wgmma_config_check(const fpx__wo_key *key, const fpx__wgmma_conf
                       "than %d",
                       c->stages, c->tokens, fpx__wgmma_smem_bytes(c), FPX__WGMMA_SMEM_MAX);
   return FPX_OK;
+}
+
+size_t fpx__wgmma_partial_bytes(const fpx__wgmma_config *c, size_t n) {
+  if (c->split_k <= 1) return 0;
+  const size_t row_tiles = (n + FPX__WGMMA_BLOCK_ROWS - 1) / FPX__WGMMA_BLOCK_ROWS;
+  return (size_t)c->split_k * row_tiles * (size_t)c->tokens * FPX__WGMMA_BLOCK_ROWS * sizeof(float);
 }
 
 void fpx__wgmma_gemm_name(const fpx__wo_key *key, const fpx__wgmma_config *c,

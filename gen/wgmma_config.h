@@ -16,8 +16,10 @@
 /* A block is 3 warpgroups (one producer, two consumers of 64 weight rows
  * each): 384 threads, 128 weight rows x `tokens` tokens. */
 typedef struct fpx__wgmma_config {
-  int tokens; /* tokens per block, the wgmma N: 64, 128 or 256 */
-  int stages; /* depth of the shared-memory ring of X: 2..8 */
+  int tokens;  /* tokens per block, the wgmma N: 64, 128 or 256 */
+  int stages;  /* depth of the shared-memory ring of X: 2..8 */
+  int split_k; /* blocks along K, 1..64, reduced in the kernel (a launch
+                * parameter: not part of the instance) */
 } fpx__wgmma_config;
 
 #define FPX__TEMPLATE_WGMMA "wgmma_gemm.cuh"
@@ -31,8 +33,9 @@ typedef struct fpx__wgmma_config {
  * M <= 3, or e5m2), y_dtype f16, bf16 or f32, group_size 0 or 32..256.
  * Names the bad value. */
 fpx_status fpx__wgmma_key_check(const fpx__wo_key *key);
-/* Checks a configuration for a key: tokens, stages, group scales only with
- * tokens <= 128 (two accumulators), the ring within FPX__WGMMA_SMEM_MAX.
+/* Checks a configuration for a key: tokens, stages, split_k, group scales
+ * only with tokens <= 128 (two accumulators), the ring within
+ * FPX__WGMMA_SMEM_MAX.
  * Names the bad value. */
 fpx_status fpx__wgmma_config_check(const fpx__wo_key *key, const fpx__wgmma_config *config);
 /* Dynamic shared memory of a launch: the ring, its barriers and the slack
@@ -56,5 +59,10 @@ uint64_t fpx__wgmma_permute_id(fpx_dtype x_dtype);
 /* Largest permuted-X workspace of one launch (bytes): larger M runs in
  * chunks of whole token tiles that fit. */
 #define FPX__WGMMA_X_WORKSPACE_MAX ((size_t)256 << 20)
+/* Largest split-K partials of one launch (bytes), the same way. */
+#define FPX__WGMMA_PARTIALS_MAX ((size_t)256 << 20)
+/* Bytes of split-K partials per token tile of a launch over n weight rows:
+ * split_k x (128-row tiles) x tokens x 128 floats; 0 without split-K. */
+size_t fpx__wgmma_partial_bytes(const fpx__wgmma_config *config, size_t n);
 
 #endif

@@ -464,8 +464,9 @@ FPX_API void fpx_weights_destroy(fpx_weights *weights);
  *
  * Workspace: split-K needs M*N*split FP32 partials and one counter per output
  * tile; the wgmma family (kernel 1) a copy of X with its columns permuted,
- * M x K (K rounded up to 32) elements of X's type, at most 256 MB (larger X
- * runs in chunks of tokens). The context keeps one workspace per stream,
+ * M x K (K rounded up to 32) elements of X's type, at most 256 MB, and with
+ * split-K M x N (both rounded up to its tiles) x split FP32 partials, at
+ * most 256 MB (larger problems run in chunks of tokens). The context keeps one workspace per stream,
  * grown on demand: the
  * first call with a new (stream, size) allocates (do it before a CUDA graph
  * capture); warm calls allocate nothing. The call is asynchronous on
@@ -476,17 +477,20 @@ FPX_API void fpx_weights_destroy(fpx_weights *weights);
  *   kernel 0, mma.sync (every GPU): warps_n, warps_k, m_tiles, split_k;
  *     tokens and stages are ignored (the database stores them as 0).
  *   kernel 1, wgmma (sm_90 only: H100, H200): 128 weight rows x `tokens`
- *     tokens per block with a `stages`-deep ring of X in shared memory;
- *     warps_n, warps_k, m_tiles and split_k are ignored. tokens is 64, 128
- *     or 256 (at most 128 with group scales), stages 2..8; on any other GPU
- *     fpx_gemm returns FPX_ERR_UNSUPPORTED_DEVICE.
+ *     tokens per block with a `stages`-deep ring of X in shared memory, K
+ *     split over split_k blocks (0 means 1: configurations written before
+ *     the family had split-K); warps_n, warps_k and m_tiles are ignored.
+ *     tokens is 64, 128 or 256 (at most 128 with group scales), stages
+ *     2..8, split_k 0..64; on any other GPU fpx_gemm returns
+ *     FPX_ERR_UNSUPPORTED_DEVICE.
  * Initializers that name only the first four fields ({4, 1, 2, 1}) leave
  * kernel at 0 and keep meaning mma.sync; prefer designated initializers. */
 typedef struct fpx_wo_config {
   int warps_n; /* warps along N per block (16 rows each): 1, 2, 4, 8 */
   int warps_k; /* warps along K per block, reduced in shared memory: 1, 2, 4 */
   int m_tiles; /* 8-token tiles per block: 1, 2, 4, 8 */
-  int split_k; /* blocks along K, 1..64, reduced in the kernel */
+  int split_k; /* blocks along K, 1..64, reduced in the kernel (both
+                * kernels; for wgmma 0 also means 1) */
   int kernel;  /* 0 = mma.sync (the fields above), 1 = wgmma (sm_90) */
   int tokens;  /* wgmma only: tokens per block, 64, 128 or 256 */
   int stages;  /* wgmma only: depth of the shared-memory ring of X, 2..8 */
@@ -516,7 +520,8 @@ typedef struct fpx_gemm_args {
  * fallback (the user database's nearest M bucket, the shipped database or
  * the heuristic) is replaced on sm_90 GPUs (H100, H200) for M >= 512
  * (M >= 128 with FP8 X) by the wgmma family (128 tokens per block, 256 from
- * M = 2048 with per-row scales, 4 stages), unless the context has
+ * M = 2048 with per-row scales, 4 stages, K split when its blocks would
+ * fill at most half the SMs), unless the context has
  * FPX_CTX_NO_WGMMA or the family does not take the key. */
 FPX_API fpx_status fpx_gemm(fpx_ctx *ctx, const fpx_gemm_args *args, fpx_stream stream);
 

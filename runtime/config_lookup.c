@@ -113,13 +113,13 @@ static int usable(const fpx_ctx *ctx, const fpx_wo_config *c) {
 
 /* The automatic wgmma rule (fpx__gemm_wgmma_choice) replaces a
  * configuration from a fallback; exact winners run as stored. */
-static void apply_wgmma_rule(const fpx_ctx *ctx, const fpx__wo_key *key, size_t m,
-                             fpx__config_source source, fpx_wo_config *cfg) {
+static void apply_wgmma_rule(const fpx_ctx *ctx, const fpx__wo_key *key, size_t m, size_t n,
+                             size_t k, fpx__config_source source, fpx_wo_config *cfg) {
   fpx__wgmma_config w;
   if (source != FPX__SRC_USER_NEAREST && source != FPX__SRC_SHIPPED && source != FPX__SRC_HEURISTIC)
     return;
-  if (!fpx__gemm_wgmma_choice(ctx, key, m, &w)) return;
-  *cfg = (fpx_wo_config){.kernel = 1, .tokens = w.tokens, .stages = w.stages};
+  if (!fpx__gemm_wgmma_choice(ctx, key, m, n, k, &w)) return;
+  *cfg = (fpx_wo_config){.kernel = 1, .split_k = w.split_k, .tokens = w.tokens, .stages = w.stages};
 }
 
 /* Slow path: the lookup order, without the in-process table. */
@@ -214,7 +214,7 @@ fpx_status fpx__ctx_resolve_config(fpx_ctx *ctx, const fpx__wo_key *key, size_t 
   fpx_wo_config cfg;
   const fpx__config_source source = lookup(ctx, key, m, n, k, bucket, &cfg);
   fpx__error_clear(); /* a missing or unusable entry is not the call's failure */
-  apply_wgmma_rule(ctx, key, m, source, &cfg);
+  apply_wgmma_rule(ctx, key, m, n, k, source, &cfg);
   if (2 * (ctx->tuned_count + 1) > ctx->tuned_capacity) FPX_TRY(grow(ctx));
   fpx__tuned_entry *e = find_slot(ctx->tuned, ctx->tuned_capacity, id, (int64_t)n, (int64_t)k, bucket);
   *e = (fpx__tuned_entry){id, (int64_t)n, (int64_t)k, bucket, 1, cfg, source};

@@ -85,10 +85,10 @@ struct fpx_weights {
 };
 
 /* 1 when fpx_gemm without an explicit configuration runs the wgmma family
- * for this key and M (sm_90, M past the family's threshold, a configuration
- * the family accepts); *out gets that configuration. */
-int fpx__gemm_wgmma_choice(const fpx_ctx *ctx, const fpx__wo_key *key, size_t m,
-                           fpx__wgmma_config *out);
+ * for this key and M x N x K (sm_90, M past the family's threshold, a
+ * configuration the family accepts); *out gets that configuration. */
+int fpx__gemm_wgmma_choice(const fpx_ctx *ctx, const fpx__wo_key *key, size_t m, size_t n,
+                           size_t k, fpx__wgmma_config *out);
 
 /* Makes the context's CUDA context current on the calling thread. */
 fpx_status fpx__ctx_enter(fpx_ctx *ctx);

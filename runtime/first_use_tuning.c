@@ -30,8 +30,8 @@ static float time_config(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_conf
   return ms / FIRST_USE_REPS;
 }
 
-/* Same tile configuration: for mma.sync all but split_k, for wgmma
- * (which has no split-K) the whole configuration. */
+/* Same tile configuration: all but split_k (mma.sync: warps and token
+ * tiles; wgmma: tokens and stages). */
 static int same_tile(const fpx_wo_config *a, const fpx_wo_config *b) {
   if (a->kernel != b->kernel) return 0;
   if (a->kernel == 1) return a->tokens == b->tokens && a->stages == b->stages;

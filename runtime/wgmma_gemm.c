@@ -4,7 +4,8 @@
  * context's table (compiling on first use), opts in to its shared memory,
  * writes X permuted into the stream's workspace (the pass the TMA copies
  * need, see the template) and launches one block of 384 threads per 128
- * weight rows x `tokens` tokens, in chunks of tokens when X is large.
+ * weight rows x `tokens` tokens x split-K, in chunks of tokens when X or
+ * the split-K partials would be large.
  */
 #include "wgmma_gemm.h"
 
@@ -122,20 +123,36 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
    * this file independent of how the kernel table loads functions */
   FPX_CU(ctx->cu, cuFuncSetAttribute(gemm, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)smem));
 
-  /* X permuted into a workspace of rows of K rounded up to 32 columns, in
-   * chunks of whole token tiles that fit FPX__WGMMA_X_WORKSPACE_MAX */
+  /* split-K: at most one split per 256-column block, so none is empty */
+  fpx__wgmma_config run = *cfg;
+  const size_t k_blocks = (w->k + 255) / 256;
+  if ((size_t)run.split_k > k_blocks) run.split_k = (int)k_blocks;
+  unsigned split = (unsigned)run.split_k;
+
+  /* X permuted into a workspace of rows of K rounded up to 32 columns, then
+   * the split-K partials; in chunks of whole token tiles that fit
+   * FPX__WGMMA_X_WORKSPACE_MAX and FPX__WGMMA_PARTIALS_MAX (at least one) */
   const int fp8 = fpx__dtype_is_fp8(args->x_dtype);
   const int x_size = fp8 ? 1 : 2;
+  const size_t tokens = (size_t)cfg->tokens;
   const size_t chunks_per_row = (w->k + 31) / 32 * (size_t)(fp8 ? 2 : 4);
   const size_t row_bytes = chunks_per_row * 16;
-  size_t chunk_rows = FPX__WGMMA_X_WORKSPACE_MAX / row_bytes / (size_t)cfg->tokens * (size_t)cfg->tokens;
-  if (chunk_rows < (size_t)cfg->tokens) chunk_rows = (size_t)cfg->tokens;
+  const size_t tile_partial_bytes = fpx__wgmma_partial_bytes(&run, w->n);
+  size_t chunk_tiles = FPX__WGMMA_X_WORKSPACE_MAX / (row_bytes * tokens);
+  if (tile_partial_bytes > 0 && FPX__WGMMA_PARTIALS_MAX / tile_partial_bytes < chunk_tiles)
+    chunk_tiles = FPX__WGMMA_PARTIALS_MAX / tile_partial_bytes;
+  if (chunk_tiles < 1) chunk_tiles = 1;
+  size_t chunk_rows = chunk_tiles * tokens;
   if (chunk_rows > args->m) chunk_rows = args->m;
+  const size_t chunk_y = (chunk_rows + tokens - 1) / tokens;
+  const size_t x_bytes = (chunk_rows * row_bytes + 255) / 256 * 256;
+  const unsigned grid_x = (unsigned)((w->n + FPX__WGMMA_BLOCK_ROWS - 1) / FPX__WGMMA_BLOCK_ROWS);
   CUdeviceptr xp = 0, counters = 0;
-  FPX_TRY(fpx__ctx_workspace(ctx, stream, chunk_rows * row_bytes, 1, &xp, &counters));
+  FPX_TRY(fpx__ctx_workspace(ctx, stream, x_bytes + chunk_y * tile_partial_bytes,
+                             split > 1 ? (size_t)grid_x * chunk_y : 1, &xp, &counters));
+  CUdeviceptr partials = split > 1 ? xp + x_bytes : 0;
 
   const size_t y_size = fpx__dtype_size(args->y_dtype);
-  const unsigned grid_x = (unsigned)((w->n + FPX__WGMMA_BLOCK_ROWS - 1) / FPX__WGMMA_BLOCK_ROWS);
   int n = (int)w->n, k = (int)w->k, per_tensor = args->x_scale_per_tensor != 0;
   for (size_t m0 = 0; m0 < args->m; m0 += chunk_rows) {
     const size_t rows = args->m - m0 < chunk_rows ? args->m - m0 : chunk_rows;
@@ -149,11 +166,11 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
     FPX_TRY(encode_x_map(ctx, xp, rows, row_bytes, x_size, cfg->tokens, &map));
     CUdeviceptr y = args->y + m0 * w->n * y_size;
     CUdeviceptr x_scales = !fp8 ? 0 : args->x_scales + (per_tensor ? 0 : m0 * sizeof(float));
-    const unsigned grid_y = (unsigned)((rows + (size_t)cfg->tokens - 1) / (size_t)cfg->tokens);
+    const unsigned grid_y = (unsigned)((rows + tokens - 1) / tokens);
     void *params[] = {(void *)&w->packed, &map, (void *)&w->scales, &x_scales, &y, &m, &n, &k,
-                      &per_tensor};
-    FPX_CU(ctx->cu, cuLaunchKernel(gemm, grid_x, grid_y, 1, FPX__WGMMA_THREADS, 1, 1, (unsigned)smem,
-                                   stream, params, NULL));
+                      &per_tensor, &partials, &counters};
+    FPX_CU(ctx->cu, cuLaunchKernel(gemm, grid_x, grid_y, split, FPX__WGMMA_THREADS, 1, 1,
+                                   (unsigned)smem, stream, params, NULL));
   }
 fail:
   return st;

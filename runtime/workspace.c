@@ -1,6 +1,6 @@
 /*
  * workspace.c - per-stream workspaces owned by a context: a byte region
- * (split-K FP32 partials, or the wgmma family's permuted X) plus
+ * (split-K FP32 partials, or the wgmma family's permuted X and partials) plus
  * self-resetting tile counters. Grown on demand, never while
  * the stream is being captured into a CUDA graph.
  */

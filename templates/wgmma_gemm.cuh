@@ -67,6 +67,12 @@
  * 0 (stages are 1024-aligned), layout type 1 (128-byte swizzle) in bits
  * 62-63. Step q of a stage starts 32 * q bytes into the row.
  *
+ * Split-K (gridDim.z > 1, for grids too small to fill the GPU): each split
+ * runs the pipeline above over its range of 256-column blocks, stores its
+ * accumulators as FP32 partials in their register layout (coalesced float4
+ * stores), and the last split of a tile (an atomic counter per tile) adds
+ * all partials in split order before the epilogue.
+ *
  * Epilogue: per-row scale (GROUP 0) or group scales (GROUP 32..256: a second
  * accumulator restarted with scale-d = 0 at each group and added into the
  * first with the group's scale, as gacc in weight_only.cuh), the exponent
@@ -273,6 +279,10 @@ __device__ __forceinline__ fpx_u64 smem_desc_sw128(fpx_u32 addr) {
          ((fpx_u64)1 << 62);
 }
 
+/* Barrier 1 over the two consumer warpgroups (256 threads); the producer
+ * warpgroup has exited by then. */
+__device__ __forceinline__ void consumer_barrier() { asm volatile("bar.sync 1, 256;" ::: "memory"); }
+
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() {
   asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
@@ -395,7 +405,10 @@ __device__ __forceinline__ void wgmma(float (&d)[128], const fpx_u32 (&a)[4], fp
 /* ---- the GEMM --------------------------------------------------------- */
 
 /*
- * Grid: x = ceil(N / 128) (weight rows), y = ceil(M / TOKENS). Block: 384
+ * Grid: x = ceil(N / 128) (weight rows), y = ceil(M / TOKENS), z = split-K
+ * (each z takes a contiguous range of the 256-column blocks; with z > 1,
+ * partials holds gridDim.z * x * y * TOKENS * 128 floats and counters x * y
+ * zeroed words, which the kernel leaves zeroed). Block: 384
  * threads. Dynamic shared memory: STAGES * TOKENS * 128 bytes of stages,
  * 16 * STAGES bytes of barriers and 1024 bytes of alignment slack.
  * ACT: 0 f16, 1 bf16, 2 e4m3, 3 e5m2. OUT: 0 f16, 1 bf16, 2 f32. GROUP: 0 =
@@ -409,7 +422,8 @@ __global__ void __launch_bounds__(384, 1)
     wgmma_gemm(const uint4 *__restrict__ w, const __grid_constant__ wg::TensorMap x_map,
                const float *__restrict__ scales, const float *__restrict__ x_scales,
                void *__restrict__ y_ptr, int m_total, int n_total, int k_total,
-               int x_scale_per_tensor) {
+               int x_scale_per_tensor, float4 *__restrict__ partials,
+               unsigned *__restrict__ counters) {
   static_assert(TOKENS == 64 || TOKENS == 128 || TOKENS == 256, "TOKENS is 64, 128 or 256");
   static_assert(GROUP == 0 || TOKENS <= 128, "group scales need TOKENS <= 128");
   static_assert(STAGES >= 2 && STAGES <= 8, "STAGES is 2..8");
@@ -436,8 +450,14 @@ __global__ void __launch_bounds__(384, 1)
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int m0 = blockIdx.y * TOKENS;
   /* whole 256-column blocks: stages past K are zero-filled rather than
-   * skipped, so that no branch sits inside the consumers' wgmma pipeline */
-  const int n_stages = ((k_total + 255) >> 8) * STAGES_PER_BLOCK;
+   * skipped, so that no branch sits inside the consumers' wgmma pipeline;
+   * split z of gridDim.z takes blocks kb_begin..kb_end - 1 (never empty:
+   * the launcher keeps gridDim.z <= the number of blocks) */
+  const int k_blocks = (k_total + 255) >> 8;
+  const int split_k = gridDim.z;
+  const int kb_begin = (int)((long long)blockIdx.z * k_blocks / split_k);
+  const int kb_end = (int)((long long)(blockIdx.z + 1) * k_blocks / split_k);
+  const int n_stages = (kb_end - kb_begin) * STAGES_PER_BLOCK;
 
   if (threadIdx.x == 0) {
 #pragma unroll
@@ -456,7 +476,8 @@ __global__ void __launch_bounds__(384, 1)
     for (int it = 0; it < n_stages; it++) {
       mbar_wait(empty_bar + 8 * slot, phase ^ 1);
       mbar_arrive_expect_tx(full_bar + 8 * slot, STAGE_BYTES);
-      tma_load_2d(smem + slot * STAGE_BYTES, &x_map, it * STAGE_K, m0, full_bar + 8 * slot);
+      tma_load_2d(smem + slot * STAGE_BYTES, &x_map, (kb_begin * STAGES_PER_BLOCK + it) * STAGE_K, m0,
+                  full_bar + 8 * slot);
       if (++slot == STAGES) {
         slot = 0;
         phase ^= 1;
@@ -471,7 +492,6 @@ __global__ void __launch_bounds__(384, 1)
   const int g = lane >> 2, tig = lane & 3;
   const int n_tile = blockIdx.x * 8 + cw;
   const bool tile_valid = n_tile < ((n_total + 15) >> 4);
-  const int k_blocks = (k_total + 255) >> 8;
   const int row0 = n_tile * 16 + g, row1 = row0 + 8;
   const int row0c = row0 < n_total ? row0 : n_total - 1, row1c = row1 < n_total ? row1 : n_total - 1;
   const int groups_per_row = GROUP ? (k_total + GROUP - 1) / GROUP : 1;
@@ -489,11 +509,12 @@ __global__ void __launch_bounds__(384, 1)
   uint4 cur[BITS], nxt[BITS];
 #pragma unroll
   for (int i = 0; i < BITS; i++)
-    cur[i] = tile_valid ? load_weights(wtile + i * 32) : make_uint4(0, 0, 0, 0);
+    cur[i] = tile_valid ? load_weights(wtile + (long long)kb_begin * (BITS * 32) + i * 32)
+                        : make_uint4(0, 0, 0, 0);
   fpx_u32 afrag[2][4];
   int slot = 0, phase = 0, prev_slot = 0, it = 0;
-  for (int kb = 0; kb < k_blocks; kb++) {
-    if (tile_valid && kb + 1 < k_blocks) {
+  for (int kb = kb_begin; kb < kb_end; kb++) {
+    if (tile_valid && kb + 1 < kb_end) {
 #pragma unroll
       for (int i = 0; i < BITS; i++)
         nxt[i] = load_weights(wtile + (long long)(kb + 1) * (BITS * 32) + i * 32);
@@ -558,13 +579,52 @@ __global__ void __launch_bounds__(384, 1)
       }
       it++;
     }
-    if (kb + 1 < k_blocks) {
+    if (kb + 1 < kb_end) {
 #pragma unroll
       for (int i = 0; i < BITS; i++) cur[i] = nxt[i];
     }
   }
   wgmma_wait<0>();
   fence_regs(acc);
+
+  if (split_k > 1) {
+    /* ---- split-K: partial sums in the accumulator's own layout (float4 i4
+     * of consumer thread ct at [(z * tiles + tile) * NACC / 4 + i4][ct]);
+     * the last split to finish a tile, found with counters[tile], adds
+     * them in split order, so the result does not depend on which is last */
+    const int ct = threadIdx.x - 128;
+    const long long tiles = (long long)gridDim.x * gridDim.y;
+    const long long tile = (long long)blockIdx.y * gridDim.x + blockIdx.x;
+#pragma unroll
+    for (int i4 = 0; i4 < NACC / 4; i4++)
+      __stcg(partials + ((blockIdx.z * tiles + tile) * (NACC / 4) + i4) * 256 + ct,
+             make_float4(acc[4 * i4], acc[4 * i4 + 1], acc[4 * i4 + 2], acc[4 * i4 + 3]));
+    __threadfence();
+    consumer_barrier();
+    __shared__ unsigned last_split;
+    if (ct == 0) last_split = atomicAdd(counters + tile, 1u) == (unsigned)split_k - 1;
+    consumer_barrier();
+    if (!last_split) return;
+    __threadfence();
+    if (ct == 0) counters[tile] = 0; /* re-armed for the next launch */
+#pragma unroll
+    for (int i4 = 0; i4 < NACC / 4; i4++) {
+      float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
+      for (int z = 0; z < split_k; z++) {
+        const float4 v = z == (int)blockIdx.z
+                             ? make_float4(acc[4 * i4], acc[4 * i4 + 1], acc[4 * i4 + 2], acc[4 * i4 + 3])
+                             : __ldcg(partials + ((z * tiles + tile) * (NACC / 4) + i4) * 256 + ct);
+        sum.x += v.x;
+        sum.y += v.y;
+        sum.z += v.z;
+        sum.w += v.w;
+      }
+      acc[4 * i4] = sum.x;
+      acc[4 * i4 + 1] = sum.y;
+      acc[4 * i4 + 2] = sum.z;
+      acc[4 * i4 + 3] = sum.w;
+    }
+  }
 
   /* ---- epilogue: scales, bias correction, Y[token][row] ---- */
   const float corr = pow2(TARGET_BIAS - F::BIAS);

@@ -326,7 +326,8 @@ Test(cli, bench_wgmma_bad_items_exit_2_naming_them) {
     const char *list, *named;
   } bad[] = {
       {"128", "'128'"},         {"128/", "'128/'"},         {"/4", "'/4'"},
-      {"128/4/2", "'128/4/2'"}, {"abc/4", "'abc/4'"},       {"128/x", "'128/x'"},
+      {"128/4/2/1", "'128/4/2/1'"}, {"128/4/0", "'128/4/0'"}, {"128/4/65", "'128/4/65'"},
+      {"128/4/", "'128/4/'"},   {"abc/4", "'abc/4'"},       {"128/x", "'128/x'"},
       {"128/-4", "'128/-4'"},   {"+128/4", "'+128/4'"},     {"128/4,256", "'256'"},
       {"96/4", "'96/4'"},       {"128/9", "'128/9'"},       {"128/1", "'128/1'"},
       {"256/8", "'256/8'"},     {"128/4,128/4", "twice"},   {"128/4,,256/4", "empty item"},
@@ -341,6 +342,8 @@ Test(cli, bench_wgmma_bad_items_exit_2_naming_them) {
   assert_rejected("bench --wgmma 96/4", "'96/4'", "64, 128 or 256");
   assert_rejected("bench --wgmma 128/9", "'128/9'", "2..8");
   assert_rejected("bench --wgmma 256/8", "'256/8'", "shared memory");
+  assert_rejected("bench --wgmma 64/4/65", "'64/4/65'", "split_k 65");
+  assert_rejected("bench --wgmma 64/4/2,64/4/2", "'64/4/2'", "twice");
   assert_rejected("bench --wgmma 64/2,64/3,64/4,64/5,64/6,64/7,64/8,128/2,128/3", "--wgmma", "more than 8");
   assert_rejected("bench --wgmma", "--wgmma", "needs a value");
   assert_rejected("bench --wgmma=", "--wgmma", "TOKENS/STAGES");

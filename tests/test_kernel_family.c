@@ -49,11 +49,39 @@ Test(kernel_family, wgmma_configs_are_checked_by_the_wgmma_rules) {
   cr_assert(contains(fpx_last_error(), "stages 9"), "%s", fpx_last_error());
   c = wgmma(0, 0);
   cr_assert_eq(fpx__wo_config_check(&c), FPX_ERR_INVALID_ARGUMENT);
-  /* the mma.sync fields are ignored for kernel 1 */
+  /* the mma.sync tile fields are ignored for kernel 1; split_k counts
+   * (0 means 1, for configurations written before wgmma had split-K) */
   c = wgmma(128, 4);
   c.warps_n = 3;
-  c.split_k = 99;
   cr_assert_eq(fpx__wo_config_check(&c), FPX_OK, "%s", fpx_last_error());
+  c.split_k = 64;
+  cr_assert_eq(fpx__wo_config_check(&c), FPX_OK, "%s", fpx_last_error());
+  c.split_k = 65;
+  cr_assert_eq(fpx__wo_config_check(&c), FPX_ERR_INVALID_ARGUMENT);
+  cr_assert(contains(fpx_last_error(), "split_k 65"), "%s", fpx_last_error());
+  c.split_k = -1;
+  cr_assert_eq(fpx__wo_config_check(&c), FPX_ERR_INVALID_ARGUMENT);
+  cr_assert(contains(fpx_last_error(), "split_k -1"), "%s", fpx_last_error());
+}
+
+Test(kernel_family, wgmma_split_k_in_text_equality_and_ids) {
+  char text[48];
+  fpx_wo_config a = wgmma(64, 4), b = wgmma(64, 4);
+  b.split_k = 1;
+  cr_assert(fpx__wo_config_equal(&a, &b), "split_k 0 and 1 are the same launch");
+  fpx__wo_config_text(&b, text, sizeof text);
+  cr_assert_str_eq(text, "wgmma:64/4");
+  b.split_k = 3;
+  cr_assert(!fpx__wo_config_equal(&a, &b));
+  fpx__wo_config_text(&b, text, sizeof text);
+  cr_assert_str_eq(text, "wgmma:64/4/3");
+  /* split-K is a launch parameter: the same compiled instance */
+  cr_assert_eq(fpx__wo_gemm_id(&bf16_key, &a), fpx__wo_gemm_id(&bf16_key, &b));
+  const fpx__wgmma_config w1 = {64, 4, 1}, w3 = {64, 4, 3};
+  cr_assert_eq(fpx__wgmma_partial_bytes(&w1, 4096), 0);
+  /* 3 splits x 32 row tiles x 64 tokens x 128 rows x 4 bytes */
+  cr_assert_eq(fpx__wgmma_partial_bytes(&w3, 4096), (size_t)3 * 32 * 64 * 128 * 4);
+  cr_assert_eq(fpx__wgmma_partial_bytes(&w3, 4097), (size_t)3 * 33 * 64 * 128 * 4);
 }
 
 Test(kernel_family, unknown_kernel_is_rejected_by_name) {
@@ -83,7 +111,7 @@ Test(kernel_family, text_names_and_ids) {
   cr_assert_str_eq(text, "4/1/2/3");
   fpx__wo_config_text(&w, text, sizeof text);
   cr_assert_str_eq(text, "wgmma:128/4");
-  const fpx__wgmma_config wc = {128, 4};
+  const fpx__wgmma_config wc = {128, 4, 1};
   fpx__wo_gemm_name(&bf16_key, &w, name);
   fpx__wgmma_gemm_name(&bf16_key, &wc, wname);
   cr_assert_str_eq(name, wname);
@@ -98,18 +126,32 @@ Test(kernel_family, text_names_and_ids) {
 
 Test(kernel_family, automatic_choice_follows_the_thresholds) {
   fpx_wo_config c = {0};
-  cr_assert(!fpx__wgmma_auto_config(89, &bf16_key, 4096, &c));
-  cr_assert(!fpx__wgmma_auto_config(90, &bf16_key, 511, &c));
-  cr_assert(fpx__wgmma_auto_config(90, &bf16_key, 512, &c));
-  cr_assert(c.kernel == 1 && c.tokens == 128 && c.stages == 4);
-  cr_assert(fpx__wgmma_auto_config(90, &bf16_key, 2048, &c));
+  cr_assert(!fpx__wgmma_auto_config(89, 132, &bf16_key, 4096, 4096, 4096, &c));
+  cr_assert(!fpx__wgmma_auto_config(90, 132, &bf16_key, 511, 4096, 4096, &c));
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 512, 4096, 4096, &c));
+  /* 32 x 4 = 128 blocks fill more than half of 132 SMs: no split */
+  cr_assert(c.kernel == 1 && c.tokens == 128 && c.stages == 4 && c.split_k == 1);
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 2048, 4096, 4096, &c));
   cr_assert_eq(c.tokens, 256);
   const fpx__wo_key grouped = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 128};
-  cr_assert(fpx__wgmma_auto_config(90, &grouped, 4096, &c));
+  cr_assert(fpx__wgmma_auto_config(90, 132, &grouped, 4096, 4096, 4096, &c));
   cr_assert_eq(c.tokens, 128);
   const fpx__wo_key fp8 = {{4, 3}, FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0};
-  cr_assert(!fpx__wgmma_auto_config(90, &fp8, 127, &c));
-  cr_assert(fpx__wgmma_auto_config(90, &fp8, 128, &c));
+  cr_assert(!fpx__wgmma_auto_config(90, 132, &fp8, 127, 4096, 4096, &c));
+  cr_assert(fpx__wgmma_auto_config(90, 132, &fp8, 128, 4096, 4096, &c));
+  /* 32 blocks: split 132 / 32 = 4 */
+  cr_assert_eq(c.split_k, 4);
+  /* the split keeps two 256-column blocks each: K = 1024 allows 2 */
+  cr_assert(fpx__wgmma_auto_config(90, 132, &fp8, 128, 4096, 1024, &c));
+  cr_assert_eq(c.split_k, 2);
+  /* one block: 132 splits wanted, 64 at most, 32 with 64 column blocks */
+  cr_assert(fpx__wgmma_auto_config(90, 132, &fp8, 128, 128, 65536, &c));
+  cr_assert_eq(c.split_k, 64);
+  cr_assert(fpx__wgmma_auto_config(90, 132, &fp8, 128, 128, 16384, &c));
+  cr_assert_eq(c.split_k, 32);
+  /* 4 blocks: 33 */
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 512, 128, 65536, &c));
+  cr_assert_eq(c.split_k, 33);
 }
 
 /* ---- candidates and the staged search ----------------------------------- */
@@ -124,19 +166,31 @@ Test(kernel_family, candidates_add_wgmma_on_sm_90_from_m_64) {
   static fpx_wo_config c[FPX__TUNE_MAX_CANDIDATES], base[FPX__TUNE_MAX_CANDIDATES];
   const size_t nb = fpx__wo_candidates(64, 4096, 4096, 132, base, FPX__TUNE_MAX_CANDIDATES);
   size_t n = fpx__gemm_candidates(&bf16_key, 64, 4096, 4096, 132, 90, c, FPX__TUNE_MAX_CANDIDATES);
-  cr_assert_eq(n, nb + 9);
+  /* M = 64: 64 tokens only; 32 blocks; split-K 1, 2, 3, 4, 5, 6, 8 (each
+   * split keeps 2 of the 16 column blocks, 32 x (split - 1) < 2 x 132):
+   * 7 per stage count */
+  cr_assert_eq(n, nb + 21);
   cr_assert_eq(memcmp(c, base, nb * sizeof *c), 0, "the mma.sync candidates come first, unchanged");
   for (size_t i = nb; i < n; i++) {
     cr_assert_eq(c[i].kernel, 1);
-    cr_assert(c[i].tokens == 64 || c[i].tokens == 128 || c[i].tokens == 256);
+    cr_assert_eq(c[i].tokens, 64);
     cr_assert(c[i].stages == 3 || c[i].stages == 4 || c[i].stages == 6);
+    cr_assert(c[i].split_k >= 1 && c[i].split_k <= 8);
+    /* split-K ascending within a tile, from 1 */
+    if (i > nb && c[i].stages == c[i - 1].stages) cr_assert_gt(c[i].split_k, c[i - 1].split_k);
+    else cr_assert_eq(c[i].split_k, 1);
     cr_assert_eq(fpx__wo_config_check(&c[i]), FPX_OK);
   }
-  /* group scales: no 256-token configurations */
+  /* group scales: no 256-token configurations; M = 1024: 64 tokens (512
+   * blocks, no split) and 128 tokens (256 blocks, split 1 and 2) */
   const fpx__wo_key grouped = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 64};
   n = fpx__gemm_candidates(&grouped, 1024, 4096, 4096, 132, 90, c, FPX__TUNE_MAX_CANDIDATES);
-  cr_assert_eq(count_wgmma(c, n), 6);
+  cr_assert_eq(count_wgmma(c, n), 9);
   for (size_t i = 0; i < n; i++) cr_assert(c[i].kernel == 0 || c[i].tokens <= 128);
+  /* M = 4096 with per-row scales: all three token widths, no split */
+  n = fpx__gemm_candidates(&bf16_key, 4096, 4096, 4096, 132, 90, c, FPX__TUNE_MAX_CANDIDATES);
+  cr_assert_eq(count_wgmma(c, n), 9);
+  for (size_t i = 0; i < n; i++) cr_assert(c[i].kernel == 0 || c[i].split_k == 1);
 }
 
 Test(kernel_family, candidates_elsewhere_are_unchanged) {
@@ -157,7 +211,7 @@ Test(kernel_family, candidates_elsewhere_are_unchanged) {
   cr_assert_eq(fpx__gemm_candidates(&bf16_key, 1024, 4096, 4096, 132, 90, c, 5), 5);
 }
 
-Test(kernel_family, staged_search_measures_every_wgmma_candidate_in_stage_1) {
+Test(kernel_family, staged_search_splits_wgmma_tiles_like_mma_sync_tiles) {
   static fpx_wo_config c[FPX__TUNE_MAX_CANDIDATES];
   static size_t idx1[FPX__TUNE_MAX_CANDIDATES], idx2[FPX__TUNE_MAX_CANDIDATES];
   static double us1[FPX__TUNE_MAX_CANDIDATES];
@@ -165,14 +219,23 @@ Test(kernel_family, staged_search_measures_every_wgmma_candidate_in_stage_1) {
   const size_t n1 = fpx__tune_stage1(c, n, 64, 4096, 132, idx1);
   size_t w1 = 0;
   for (size_t i = 0; i < n1; i++) {
-    w1 += c[idx1[i]].kernel == 1;
-    us1[i] = c[idx1[i]].kernel == 1 ? 1.0 : 10.0; /* wgmma fastest */
+    const fpx_wo_config *s = &c[idx1[i]];
+    if (s->kernel == 1) {
+      w1++;
+      /* split 1, and the split closest to one block per SM: 32 x 4 = 128 */
+      cr_assert(s->split_k == 1 || s->split_k == 4, "split %d", s->split_k);
+    }
+    us1[i] = s->kernel == 1 ? 1.0 : 10.0; /* wgmma fastest */
   }
-  cr_assert_eq(w1, 9);
-  /* stage 2 expands the mma.sync tiles only */
+  cr_assert_eq(w1, 6, "3 wgmma tiles x (split 1, the filling split)");
+  /* stage 2: the other splits of the fastest tiles, the 3 wgmma tiles first */
   const size_t n2 = fpx__tune_stage2(c, n, idx1, us1, n1, idx2);
-  cr_assert_gt(n2, 0);
-  for (size_t i = 0; i < n2; i++) cr_assert_eq(c[idx2[i]].kernel, 0);
+  size_t w2 = 0;
+  for (size_t i = 0; i < n2; i++) {
+    for (size_t j = 0; j < n1; j++) cr_assert_neq(idx2[i], idx1[j], "measured twice");
+    w2 += c[idx2[i]].kernel == 1;
+  }
+  cr_assert_eq(w2, 15, "3 tiles x the 5 splits stage 1 left");
 }
 
 static double wgmma_256_fastest(void *user, const fpx_wo_config *c) {

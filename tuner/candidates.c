@@ -1,8 +1,8 @@
 /*
  * candidates.c - the exhaustive and staged search strategies over the
- * candidate configurations of one problem. Wgmma candidates (kernel 1) have
- * no split-K: the staged search measures each of them in stage 1 and
- * expands only mma.sync tiles in stage 2.
+ * candidate configurations of one problem. Both families' tiles (mma.sync:
+ * warps and token tiles; wgmma: tokens and stages) go through the same two
+ * stages, each with its own measure of how full a launch keeps the GPU.
  */
 #include "candidates.h"
 
@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "wgmma_config.h"
 
 static void consider(fpx__tune_outcome *o, const fpx_wo_config *c, double us) {
   o->measured++;
@@ -24,20 +25,27 @@ static void consider(fpx__tune_outcome *o, const fpx_wo_config *c, double us) {
   }
 }
 
-/* Same tile configuration: for mma.sync all but split_k; a wgmma
- * configuration (no split-K) is a tile of its own. */
+/* Same tile configuration: all but split_k (mma.sync: warps and token
+ * tiles; wgmma: tokens and stages). */
 static int same_tile(const fpx_wo_config *a, const fpx_wo_config *b) {
   if (a->kernel != b->kernel) return 0;
   if (a->kernel == 1) return a->tokens == b->tokens && a->stages == b->stages;
   return a->warps_n == b->warps_n && a->warps_k == b->warps_k && a->m_tiles == b->m_tiles;
 }
 
-/* Warps a configuration launches for an M x N problem. */
-static double launched_warps(const fpx_wo_config *c, size_t m, size_t n) {
+/* How many waves a configuration launches for an M x N problem on sms
+ * SMs: mma.sync counts warps against about 24 per SM, wgmma counts blocks
+ * (one per SM: 384 threads and most of the shared memory). */
+static double launched_waves(const fpx_wo_config *c, size_t m, size_t n, double sms) {
+  if (c->kernel == 1) {
+    const size_t blocks = ((n + FPX__WGMMA_BLOCK_ROWS - 1) / FPX__WGMMA_BLOCK_ROWS) *
+                          ((m + (size_t)c->tokens - 1) / (size_t)c->tokens);
+    return (double)blocks * c->split_k / sms;
+  }
   const size_t n_tiles = (n + 15) / 16;
   const size_t blocks = ((n_tiles + c->warps_n - 1) / c->warps_n) *
                         ((m + 8 * (size_t)c->m_tiles - 1) / (8 * (size_t)c->m_tiles));
-  return (double)blocks * c->split_k * c->warps_n * c->warps_k;
+  return (double)blocks * c->split_k * c->warps_n * c->warps_k / (24.0 * sms);
 }
 
 static int in_list(const size_t *list, size_t count, size_t value) {
@@ -48,17 +56,13 @@ static int in_list(const size_t *list, size_t count, size_t value) {
 
 size_t fpx__tune_stage1(const fpx_wo_config *cand, size_t count, size_t m, size_t n, int sm_count,
                         size_t *out_idx) {
-  const double target = 24.0 * (sm_count > 0 ? sm_count : 132); /* about one wave of warps */
+  const double sms = sm_count > 0 ? sm_count : 132;
   size_t out = 0;
   for (size_t i = 0; i < count;) {
     size_t j = i, fill = i;
     double fill_distance = 1e30;
     while (j < count && same_tile(&cand[i], &cand[j])) {
-      if (cand[j].kernel != 0) { /* wgmma: one configuration, measured as is */
-        j++;
-        continue;
-      }
-      const double d = fabs(log(launched_warps(&cand[j], m, n) / target));
+      const double d = fabs(log(launched_waves(&cand[j], m, n, sms))); /* about one wave */
       if (d < fill_distance) {
         fill_distance = d;
         fill = j;
@@ -79,7 +83,7 @@ size_t fpx__tune_stage2(const fpx_wo_config *cand, size_t count, const size_t *s
   for (size_t r = 0; r < FPX__TUNE_STAGED_KEEP; r++) {
     size_t best = (size_t)-1;
     for (size_t i = 0; i < s1_count; i++) {
-      if (s1_us[i] < 0 || cand[s1_idx[i]].kernel != 0) continue; /* wgmma: nothing to expand */
+      if (s1_us[i] < 0) continue;
       int taken = 0;
       for (size_t q = 0; q < kept; q++) taken |= same_tile(&cand[s1_idx[top[q]]], &cand[s1_idx[i]]);
       if (!taken && (best == (size_t)-1 || s1_us[i] < s1_us[best])) best = i;

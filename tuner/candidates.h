@@ -26,12 +26,13 @@ typedef enum fpx__tune_strategy {
 #define FPX__TUNE_STAGED_KEEP 6
 
 /* The staged strategy's plan, for callers that measure in batches: stage 1
- * is, per tile configuration, its split-K 1 and the split-K whose grid comes
- * closest to one wave of warps for this M x N on sm_count SMs; stage 2 is
- * every other split value of the FPX__TUNE_STAGED_KEEP fastest mma.sync
- * tile configurations of stage 1. Every wgmma candidate (kernel 1, a tile
- * of its own without split-K) is in stage 1 (s1_us[i] is the time of candidate s1_idx[i],
- * negative when it failed). Both write candidate indices, return the count. */
+ * is, per tile configuration (mma.sync: warps and token tiles; wgmma:
+ * tokens and stages), its split-K 1 and the split-K whose grid comes
+ * closest to one wave (of warps for mma.sync, of one block per SM for
+ * wgmma) for this M x N on sm_count SMs; stage 2 is every other split value
+ * of the FPX__TUNE_STAGED_KEEP fastest tile configurations of stage 1
+ * (s1_us[i] is the time of candidate s1_idx[i], negative when it failed).
+ * Both write candidate indices, return the count. */
 size_t fpx__tune_stage1(const fpx_wo_config *cand, size_t count, size_t m, size_t n, int sm_count,
                         size_t *out_idx);
 size_t fpx__tune_stage2(const fpx_wo_config *cand, size_t count, const size_t *s1_idx,

@@ -111,11 +111,12 @@ void fpx__cli_bench_usage(FILE *out) {
           "  --device D        CUDA device ordinal (default 0)\n"
           "  --fp8-fast-accum  the cuBLASLt FP8 baseline with fast accumulation\n"
           "                    (CUBLASLT_MATMUL_DESC_FAST_ACCUM; default off)\n"
-          "  --wgmma LIST      also time the Hopper wgmma family (sm_90 only; not yet in\n"
-          "                    fpx_gemm's dispatch) for each TOKENS/STAGES item of LIST,\n"
-          "                    e.g. 128/4,256/4 (tokens 64, 128 or 256; stages 2..8; at\n"
-          "                    most %d items); a configuration the key does not allow\n"
-          "                    (group scales need tokens <= 128) is skipped with a note\n"
+          "  --wgmma LIST      also time the Hopper wgmma family (sm_90 only) in each\n"
+          "                    TOKENS/STAGES[/SPLIT_K] configuration of LIST, e.g.\n"
+          "                    128/4,64/4/4 (tokens 64, 128 or 256; stages 2..8; split-K\n"
+          "                    1..64, default 1; at most %d items); a configuration the\n"
+          "                    key does not allow (group scales need tokens <= 128) is\n"
+          "                    skipped with a note\n"
           "  --csv FILE        also write every row to FILE as CSV\n"
           "  -h, --help        this help\n"
           "\n"
@@ -550,8 +551,10 @@ static fpx_status cli_shape_all(bench_run *b, const cli_shape *s) {
       {
         const fpx__wo_key key = {weights->format, a.args.x_dtype, a.args.y_dtype, weights->group_size};
         fpx__wgmma_config auto_wg;
-        if (!explicit_cfg && fpx__gemm_wgmma_choice(b->ctx, &key, o->p.ms[i], &auto_wg))
-          snprintf(cfg_buf, sizeof cfg_buf, "auto:wgmma%d/%d", auto_wg.tokens, auto_wg.stages);
+        if (!explicit_cfg &&
+            fpx__gemm_wgmma_choice(b->ctx, &key, o->p.ms[i], weights->n, weights->k, &auto_wg))
+          snprintf(cfg_buf, sizeof cfg_buf, "auto:wgmma%d/%d/%d", auto_wg.tokens, auto_wg.stages,
+                   auto_wg.split_k);
       }
       const bench_row row = {info.name, s, o->p.ms[i], cfg_buf, "fpx_gemm", us, blas_us[i], lt_us[i],
                              weight_bytes, NULL, 0};

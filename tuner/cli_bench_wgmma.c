@@ -19,18 +19,25 @@
 #include "error.h"
 #include "wgmma_gemm.h"
 
-/* One TOKENS/STAGES item; 1 when it is two whole decimal numbers. */
+/* One TOKENS/STAGES[/SPLIT_K] item; 1 when it is two or three whole
+ * decimal numbers (split-K 1 when not given). */
 static int parse_item(const char *item, fpx__wgmma_config *out) {
   char buf[32];
-  size_t tokens, stages;
+  size_t tokens, stages, split = 1;
   if (snprintf(buf, sizeof buf, "%s", item) >= (int)sizeof buf) return 0;
   char *slash = strchr(buf, '/');
   if (slash == NULL) return 0;
   *slash = '\0';
+  char *slash2 = strchr(slash + 1, '/');
+  if (slash2 != NULL) {
+    *slash2 = '\0';
+    if (!cli_parse_size(slash2 + 1, 0, 1u << 20, &split)) return 0;
+  }
   if (!cli_parse_size(buf, 0, 1u << 20, &tokens) || !cli_parse_size(slash + 1, 0, 1u << 20, &stages))
     return 0;
   out->tokens = (int)tokens;
   out->stages = (int)stages;
+  out->split_k = (int)split;
   return 1;
 }
 
@@ -38,18 +45,19 @@ int cli_wgmma_parse(const char *cmd, const char *list, cli_wgmma_list *out) {
   char buf[256];
   out->count = 0;
   if (list[0] == '\0')
-    return cli_usage_error("%s: --wgmma needs a list of TOKENS/STAGES items (e.g. 128/4,256/4)", cmd);
+    return cli_usage_error("%s: --wgmma needs a list of TOKENS/STAGES[/SPLIT_K] items (e.g. 128/4,64/4/4)", cmd);
   if (snprintf(buf, sizeof buf, "%s", list) >= (int)sizeof buf)
     return cli_usage_error("%s: --wgmma list is too long", cmd);
   for (char *rest = buf, *item; (item = strsep(&rest, ",")) != NULL;) {
     fpx__wgmma_config c;
     if (item[0] == '\0') return cli_usage_error("%s: --wgmma '%s' has an empty item", cmd, list);
     if (!parse_item(item, &c))
-      return cli_usage_error("%s: --wgmma item '%s' is not TOKENS/STAGES (e.g. 128/4)", cmd, item);
+      return cli_usage_error("%s: --wgmma item '%s' is not TOKENS/STAGES[/SPLIT_K] (e.g. 128/4)", cmd, item);
     if (fpx__wgmma_config_check(NULL, &c) != FPX_OK)
       return cli_usage_error("%s: --wgmma item '%s': %s", cmd, item, fpx_last_error());
     for (size_t i = 0; i < out->count; i++)
-      if (out->configs[i].tokens == c.tokens && out->configs[i].stages == c.stages)
+      if (out->configs[i].tokens == c.tokens && out->configs[i].stages == c.stages &&
+          out->configs[i].split_k == c.split_k)
         return cli_usage_error("%s: --wgmma item '%s' is listed twice", cmd, item);
     if (out->count == CLI_MAX_WGMMA)
       return cli_usage_error("%s: --wgmma has more than %d items", cmd, CLI_MAX_WGMMA);
@@ -59,7 +67,10 @@ int cli_wgmma_parse(const char *cmd, const char *list, cli_wgmma_list *out) {
 }
 
 void cli_wgmma_label(const fpx__wgmma_config *c, char *buf, size_t size) {
-  snprintf(buf, size, "wgmma:%d/%d", c->tokens, c->stages);
+  if (c->split_k > 1)
+    snprintf(buf, size, "wgmma:%d/%d/%d", c->tokens, c->stages, c->split_k);
+  else
+    snprintf(buf, size, "wgmma:%d/%d", c->tokens, c->stages);
 }
 
 void cli_wgmma_valid(const cli_wgmma_list *list, const fpx__wo_key *key, const char *note_cmd,

@@ -546,7 +546,8 @@ fpx_status fpx__tune_shape(const fpx__tune_spec *spec, fpx__tune_result *results
     results[i].heuristic_us = -1;
     /* what fpx_gemm runs untuned: the heuristic, or the automatic wgmma choice */
     fpx__wo_config_default(spec->ms[i], spec->n, spec->k, s->shared->info.sm_count, &results[i].heuristic);
-    fpx__wgmma_auto_config(sm, &spec->key, spec->ms[i], &results[i].heuristic);
+    fpx__wgmma_auto_config(sm, s->shared->info.sm_count, &spec->key, spec->ms[i], spec->n, spec->k,
+                           &results[i].heuristic);
   }
   jobs = malloc(total * sizeof *jobs);
   res = calloc(total, sizeof *res);

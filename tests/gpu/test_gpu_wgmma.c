@@ -367,16 +367,18 @@ static void check_output(const host_w *w, const host_x *x, fpx_dtype out, const 
 /* ---- running ------------------------------------------------------------- */
 
 /* Launches (w, x) -> out with cfg twice (cold, then warm), poisoning Y
- * before each, and checks both results. With a per-tensor X scale, the
+ * before each, and checks both results, which must also be identical bit
+ * for bit (split-K sums in a fixed order; its tile counters re-arm). With a per-tensor X scale, the
  * scale buffer still has m entries and entries 1.. are NaN: a kernel that
  * reads a per-token scale there writes NaN. */
 static void run(gpu *g, const host_w *w, const host_x *x, fpx_dtype out, fpx__wgmma_config cfg) {
   const size_t m = x->m, n = w->n, k = w->k;
   const size_t x_bytes = m * k * dsize(x->dtype), y_bytes = m * n * dsize(out);
   char what[256];
-  snprintf(what, sizeof what, "%s x=%s y=%s group=%d m=%zu n=%zu k=%zu tokens=%d stages=%d%s",
+  snprintf(what, sizeof what,
+           "%s x=%s y=%s group=%d m=%zu n=%zu k=%zu tokens=%d stages=%d split_k=%d%s",
            format_name(w->format), fpx_dtype_name(x->dtype), fpx_dtype_name(out), w->group, m, n, k,
-           cfg.tokens, cfg.stages, x->per_tensor ? " per-tensor" : "");
+           cfg.tokens, cfg.stages, cfg.split_k, x->per_tensor ? " per-tensor" : "");
   CUdeviceptr dx, dy, dxs = 0;
   CU_OK(*g, cuMemAlloc(&dx, x_bytes));
   CU_OK(*g, cuMemAlloc(&dy, y_bytes));
@@ -389,7 +391,7 @@ static void run(gpu *g, const host_w *w, const host_x *x, fpx_dtype out, fpx__wg
   }
   const fpx__wo_key key = {w->format, x->dtype, out, w->group};
   const fpx_gemm_args args = {sizeof args, w->dev, x->dtype, out, m, dx, dy, NULL, dxs, x->per_tensor};
-  void *y = xmalloc(y_bytes);
+  void *y = xmalloc(y_bytes), *first = xmalloc(y_bytes);
   for (int rep = 0; rep < 2; rep++) {
     CU_OK(*g, cuMemsetD32Async(dy, 0xFFFFFFFFu, y_bytes / 4, NULL)); /* NaN in f16, bf16, f32 */
     if (y_bytes % 4) CU_OK(*g, cuMemsetD8Async(dy + y_bytes - 2, 0xFF, 2, NULL));
@@ -399,8 +401,11 @@ static void run(gpu *g, const host_w *w, const host_x *x, fpx_dtype out, fpx__wg
     CU_OK(*g, cuCtxSynchronize());
     CU_OK(*g, cuMemcpyDtoH(y, dy, y_bytes));
     check_output(w, x, out, y, what);
+    if (rep == 0) memcpy(first, y, y_bytes);
+    else cr_assert(memcmp(first, y, y_bytes) == 0, "%s: the warm result differs from the cold one", what);
   }
   free(y);
+  free(first);
   g->cu->cuMemFree(dx);
   g->cu->cuMemFree(dy);
   if (dxs) g->cu->cuMemFree(dxs);
@@ -414,15 +419,16 @@ static const size_t sweep_k[] = {256, 4096, 4104};
 
 /* Every (M, N, K) of the sweep for one weight format and X dtype. Problem p
  * (in sweep order) takes per-row scales or group 128 as (N, K) index + M
- * index is even or odd; its tile rotates over tokens 64/128/256 (<= 128 with group scales) and
- * stages 2..6; one problem in four writes f32, one in eight f16, the rest
+ * index is even or odd; its tile rotates over tokens 64/128/256 (<= 128 with group scales),
+ * stages 2..6 and split-K 1, 3, 2, 7 (at most one split per 256 columns:
+ * K = 256 runs unsplit, 4104 splits its 17 blocks unevenly); one problem in four writes f32, one in eight f16, the rest
  * bf16. Weights are made once per (N, K, group). */
 static void sweep(const char *format, fpx_dtype x_dtype) {
   gpu g = gpu_open();
   seed_fresh();
   const fpx_format f = parse(format);
   static const int tokens[] = {64, 128, 256};
-  static const int stages[] = {4, 2, 6, 3, 5};
+  static const int stages[] = {4, 2, 6, 3, 5}, splits[] = {1, 3, 2, 7};
   int p = 0;
   for (size_t kn = 0; kn < 9; kn++) {
     const size_t n = sweep_n[kn / 3], k = sweep_k[kn % 3];
@@ -434,7 +440,7 @@ static void sweep(const char *format, fpx_dtype x_dtype) {
         if ((int)((kn + mi) % 2) != (group != 0)) continue;
         host_x x;
         acts_make(x_dtype, 0, sweep_m[mi], k, &x);
-        fpx__wgmma_config cfg = {tokens[p % 3], stages[p % 5]};
+        fpx__wgmma_config cfg = {tokens[p % 3], stages[p % 5], splits[p % 4]};
         if (group != 0 && cfg.tokens > 128) cfg.tokens = 128;
         const fpx_dtype out = p % 4 == 3 ? FPX_DTYPE_F32 : p % 8 == 5 ? FPX_DTYPE_F16 : FPX_DTYPE_BF16;
         run(&g, &w, &x, out, cfg);
@@ -486,15 +492,16 @@ static void run_cases(const small_case *cases, size_t count) {
 }
 
 /* N = 1 and 200 (not a multiple of 16 or 128), K = 330 (even, not a
- * multiple of 8) and 520, M = 1 and 77 (a partial token tile). */
+ * multiple of 8) and 520, M = 1 and 77 (a partial token tile); split-K 2
+ * and 3 over 2 or 3 column blocks. */
 Test(gpu_wgmma, unaligned_shapes, .timeout = 600) {
   static const small_case cases[] = {
-      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 1, 1, 256, {64, 4}},
-      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_F32, 0, 0, 77, 200, 330, {128, 3}},
-      {"e2m1", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 64, 0, 300, 200, 520, {128, 4}},
-      {"e4m3", FPX_DTYPE_BF16, FPX_DTYPE_F16, 0, 0, 257, 136, 8, {256, 2}},
-      {"e3m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 77, 200, 332, {64, 5}},
-      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_F32, 128, 0, 130, 1, 520, {128, 2}},
+      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 1, 1, 256, {64, 4, 1}},
+      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_F32, 0, 0, 77, 200, 330, {128, 3, 2}},
+      {"e2m1", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 64, 0, 300, 200, 520, {128, 4, 3}},
+      {"e4m3", FPX_DTYPE_BF16, FPX_DTYPE_F16, 0, 0, 257, 136, 8, {256, 2, 1}},
+      {"e3m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 77, 200, 332, {64, 5, 2}},
+      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_F32, 128, 0, 130, 1, 520, {128, 2, 3}},
   };
   run_cases(cases, sizeof cases / sizeof cases[0]);
 }
@@ -503,14 +510,14 @@ Test(gpu_wgmma, unaligned_shapes, .timeout = 600) {
  * activations (E4M3 x E5M2 and E5M2 x E5M2 wgmma), a per-tensor X scale. */
 Test(gpu_wgmma, other_activation_dtypes, .timeout = 600) {
   static const small_case cases[] = {
-      {"e3m2", FPX_DTYPE_F16, FPX_DTYPE_F16, 0, 0, 200, 1000, 1024, {128, 4}},
-      {"e2m1", FPX_DTYPE_F16, FPX_DTYPE_BF16, 128, 0, 129, 520, 2048, {64, 6}},
-      {"e5m2", FPX_DTYPE_F16, FPX_DTYPE_F32, 0, 0, 64, 256, 512, {256, 3}},
-      {"e2m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 32, 0, 256, 384, 1024, {128, 4}},
-      {"e2m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 1, 300, 256, 768, {256, 4}},
-      {"e3m2", FPX_DTYPE_E5M2, FPX_DTYPE_BF16, 0, 0, 200, 512, 1024, {128, 4}},
-      {"e5m2", FPX_DTYPE_E5M2, FPX_DTYPE_F32, 256, 0, 100, 256, 1024, {64, 4}},
-      {"e5m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 1, 64, 256, 512, {64, 2}},
+      {"e3m2", FPX_DTYPE_F16, FPX_DTYPE_F16, 0, 0, 200, 1000, 1024, {128, 4, 1}},
+      {"e2m1", FPX_DTYPE_F16, FPX_DTYPE_BF16, 128, 0, 129, 520, 2048, {64, 6, 4}},
+      {"e5m2", FPX_DTYPE_F16, FPX_DTYPE_F32, 0, 0, 64, 256, 512, {256, 3, 2}},
+      {"e2m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 32, 0, 256, 384, 1024, {128, 4, 1}},
+      {"e2m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 1, 300, 256, 768, {256, 4, 3}},
+      {"e3m2", FPX_DTYPE_E5M2, FPX_DTYPE_BF16, 0, 0, 200, 512, 1024, {128, 4, 2}},
+      {"e5m2", FPX_DTYPE_E5M2, FPX_DTYPE_F32, 256, 0, 100, 256, 1024, {64, 4, 4}},
+      {"e5m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 1, 64, 256, 512, {64, 2, 1}},
   };
   run_cases(cases, sizeof cases / sizeof cases[0]);
 }
@@ -519,12 +526,12 @@ Test(gpu_wgmma, other_activation_dtypes, .timeout = 600) {
  * inside a group. */
 Test(gpu_wgmma, group_sizes, .timeout = 600) {
   static const small_case cases[] = {
-      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 32, 0, 130, 300, 1000, {128, 4}},
-      {"e2m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 64, 0, 64, 300, 1000, {64, 3}},
-      {"e2m3", FPX_DTYPE_BF16, FPX_DTYPE_F32, 256, 0, 200, 300, 1000, {128, 5}},
-      {"e3m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 32, 0, 130, 300, 1000, {128, 4}},
-      {"e2m1", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 64, 0, 64, 300, 1000, {64, 3}},
-      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_F32, 256, 0, 200, 300, 1000, {128, 5}},
+      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 32, 0, 130, 300, 1000, {128, 4, 2}},
+      {"e2m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 64, 0, 64, 300, 1000, {64, 3, 4}},
+      {"e2m3", FPX_DTYPE_BF16, FPX_DTYPE_F32, 256, 0, 200, 300, 1000, {128, 5, 3}},
+      {"e3m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 32, 0, 130, 300, 1000, {128, 4, 1}},
+      {"e2m1", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 64, 0, 64, 300, 1000, {64, 3, 2}},
+      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_F32, 256, 0, 200, 300, 1000, {128, 5, 4}},
   };
   run_cases(cases, sizeof cases / sizeof cases[0]);
 }
@@ -540,13 +547,16 @@ Test(gpu_wgmma, launcher_checks_name_the_bad_value) {
   CU_OK(g, cuMemAlloc(&dx, 64 * 256 * 2 + 16));
   CU_OK(g, cuMemAlloc(&dy, 64 * 64 * 4));
   const fpx__wo_key key = {w.format, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
-  const fpx__wgmma_config cfg = {128, 4};
+  const fpx__wgmma_config cfg = {128, 4, 1};
   fpx_gemm_args a = {sizeof a, w.dev, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 64, dx, dy, NULL, 0, 0};
   cr_assert_eq(fpx__ctx_enter(g.ctx), FPX_OK);
 
-  fpx__wgmma_config bad_cfg = {96, 4};
+  fpx__wgmma_config bad_cfg = {96, 4, 1};
   cr_assert_eq(fpx__wgmma_gemm_launch(g.ctx, &key, &bad_cfg, &a, NULL), FPX_ERR_INVALID_ARGUMENT);
   cr_assert(strstr(fpx_last_error(), "tokens 96") != NULL, "%s", fpx_last_error());
+  bad_cfg = (fpx__wgmma_config){128, 4, 65};
+  cr_assert_eq(fpx__wgmma_gemm_launch(g.ctx, &key, &bad_cfg, &a, NULL), FPX_ERR_INVALID_ARGUMENT);
+  cr_assert(strstr(fpx_last_error(), "split_k 65") != NULL, "%s", fpx_last_error());
 
   fpx__wo_key other = key;
   other.y_dtype = FPX_DTYPE_F32;
@@ -595,7 +605,7 @@ Test(gpu_wgmma, other_gpus_get_unsupported_device) {
   host_w w;
   weights_make(&g, parse("e3m2"), 0, 16, 256, &w);
   const fpx__wo_key key = {w.format, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
-  const fpx__wgmma_config cfg = {64, 4};
+  const fpx__wgmma_config cfg = {64, 4, 1};
   fpx_gemm_args a = {sizeof a, w.dev, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 1, 16, 16, NULL, 0, 0};
   cr_assert_eq(fpx__wgmma_gemm_launch(g.ctx, &key, &cfg, &a, NULL), FPX_ERR_UNSUPPORTED_DEVICE);
   cr_assert(strstr(fpx_last_error(), g.ctx->info.arch) != NULL, "%s", fpx_last_error());
