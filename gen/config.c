@@ -280,18 +280,22 @@ size_t fpx__gemm_candidates(const fpx__wo_key *key, size_t m, size_t n, size_t k
   return count;
 }
 
-/* Where the wgmma family starts to beat the mma.sync family (H100, llama3
- * shapes; BENCHMARKS.md): M >= 512 with 16-bit X, M >= 128 with FP8 X. */
-#define WGMMA_MIN_M 512
+/* Where the wgmma family starts to beat the mma.sync family's fallback
+ * configurations (llama3 shapes, H100 and H200; BENCHMARKS.md): M >= 64
+ * with 16-bit X, M >= 128 with FP8 X. */
+#define WGMMA_MIN_M 64
 #define WGMMA_MIN_M_FP8 128
 
 int fpx__wgmma_auto_config(int sm_version, int sm_count, const fpx__wo_key *key, size_t m,
                            size_t n, size_t k, fpx_wo_config *out) {
   const int fp8_x = key->x_dtype == FPX_DTYPE_E4M3 || key->x_dtype == FPX_DTYPE_E5M2;
   if (sm_version != 90 || m < (fp8_x ? WGMMA_MIN_M_FP8 : WGMMA_MIN_M)) return 0;
-  fpx__wgmma_config w = {m >= 2048 && key->group_size == 0 ? 256 : 128, 4, 1};
-  /* split K while the launch fills less than half of the SMs */
+  /* tokens: as many as M needs up to 128; 256 past M = 128 (per-row
+   * scales only) when those blocks still fill half of the SMs */
   const size_t sms = (size_t)(sm_count > 0 ? sm_count : 132);
+  fpx__wgmma_config w = {m <= 64 ? 64 : 128, 4, 1};
+  if (m > 128 && key->group_size == 0 && 2 * wgmma_blocks(m, n, 256) >= sms) w.tokens = 256;
+  /* split K while the launch fills at most half of the SMs */
   const size_t blocks = wgmma_blocks(m, n, w.tokens);
   if (2 * blocks <= sms) {
     size_t split = sms / blocks;

@@ -20,9 +20,13 @@
  * warpgroup rather than a single warp.
  *
  * Weights (A, registers). Each consumer lane loads its BITS 16-byte words of
- * a 16 x 256 block one block ahead, as weight_only.cuh does, and builds the
- * A fragment of step s+1 while the wgmma of step s runs (wgmma.fence,
- * commit_group, wait_group 1). Warp w of a warpgroup holds rows 16w..16w+15
+ * a 16 x 256 block one block ahead, as weight_only.cuh does. wgmmas go out
+ * in batches of BATCH steps (4, a whole stage; 2 with 256 tokens, for
+ * registers; fewer when a scale group is shorter), one commit group each:
+ * the A fragments of batch b+1 are built while the wgmmas of batch b run
+ * (wgmma.fence, commit_group, wait_group 1), so the tensor cores see
+ * BATCH wgmmas in flight rather than one (with 64 tokens a single
+ * m64n64k16 is too short to cover the wait). Warp w of a warpgroup holds rows 16w..16w+15
  * in the m16nXk16 A-fragment layout, which is what wgmma wants per warp:
  *   - f16/bf16 X: m64nTk16, one k16 tile of the layout per step, the
  *     register pairs j = 0..3 of weight_only.cuh unchanged;
@@ -439,6 +443,13 @@ __global__ void __launch_bounds__(384, 1)
   constexpr int STAGES_PER_BLOCK = 256 / STAGE_K; /* 4 (16-bit X) or 2 (FP8 X) */
   constexpr int STAGE_BYTES = TOKENS * 128;
   constexpr int NACC = TOKENS / 2;
+  constexpr int STEP_K = FP8 ? 32 : 16; /* columns per wgmma */
+  /* wgmmas issued back to back per commit group: 4 (a stage), 2 with 256
+   * tokens or 128 with group scales (registers: more spill), never more
+   * than the steps of one scale group */
+  constexpr int GROUP_STEPS = GROUP ? GROUP / STEP_K : 4;
+  constexpr int BATCH_MAX = TOKENS == 256 || (GROUP && TOKENS == 128) ? 2 : 4;
+  constexpr int BATCH = GROUP_STEPS < BATCH_MAX ? GROUP_STEPS : BATCH_MAX;
   constexpr bool W_E4M3 = E <= 4 && M <= 3; /* FP8 X: weights as E4M3, else E5M2 */
   constexpr int TY = !FP8 ? ACT : 2 + (W_E4M3 ? 0 : 2) + (ACT == 3 ? 1 : 0);
   /* the A operand holds value * 2^(BIAS - TARGET_BIAS) */
@@ -511,7 +522,8 @@ __global__ void __launch_bounds__(384, 1)
   for (int i = 0; i < BITS; i++)
     cur[i] = tile_valid ? load_weights(wtile + (long long)kb_begin * (BITS * 32) + i * 32)
                         : make_uint4(0, 0, 0, 0);
-  fpx_u32 afrag[2][4];
+  /* A fragments of two batches: the one whose wgmmas run, the one being built */
+  fpx_u32 afrag[2][BATCH][4];
   int slot = 0, phase = 0, prev_slot = 0, it = 0;
   for (int kb = kb_begin; kb < kb_end; kb++) {
     if (tile_valid && kb + 1 < kb_end) {
@@ -523,30 +535,38 @@ __global__ void __launch_bounds__(384, 1)
 #pragma unroll
     for (int st = 0; st < STAGES_PER_BLOCK; st++) {
 #pragma unroll
-      for (int q = 0; q < 4; q++) {
-        const int step = st * 4 + q; /* 16-bit X: k16 tile 0..15; FP8 X: slice 0..7 */
-        const int slice = FP8 ? step : step >> 1;
-        fpx_u32(&a)[4] = afrag[step & 1];
-        if constexpr (FP8) {
+      for (int bq = 0; bq < 4 / BATCH; bq++) {
+        /* an even number of batches per 256-column block: the parity is
+         * known at compile time */
+        fpx_u32(&ab)[BATCH][4] = afrag[(st * (4 / BATCH) + bq) & 1];
 #pragma unroll
-          for (int r = 0; r < 4; r++) {
-            const int t = 2 * step + (r >> 1);
-            const fpx_u32 lo = code_pair<F>(wr, 4 * t + (r & 1));
-            const fpx_u32 hi = code_pair<F>(wr, 4 * t + 2 + (r & 1));
-            a[r] = place_quad8<E, M, W_E4M3 ? 3 : 2>(bytes_0202(lo, hi));
-          }
-        } else {
+        for (int j = 0; j < BATCH; j++) {
+          const int step = st * 4 + bq * BATCH + j; /* 16-bit X: k16 tile 0..15; FP8 X: slice 0..7 */
+          if constexpr (FP8) {
 #pragma unroll
-          for (int j = 0; j < 4; j++) {
-            a[j] = place_pair16<E, M, ACT>(code_pair<F>(wr, 4 * step + j));
-            if (ACT == 1) a[j] = bf16x2_mul(a[j], BF16_SCALE | (BF16_SCALE << 16));
+            for (int r = 0; r < 4; r++) {
+              const int t = 2 * step + (r >> 1);
+              const fpx_u32 lo = code_pair<F>(wr, 4 * t + (r & 1));
+              const fpx_u32 hi = code_pair<F>(wr, 4 * t + 2 + (r & 1));
+              ab[j][r] = place_quad8<E, M, W_E4M3 ? 3 : 2>(bytes_0202(lo, hi));
+            }
+          } else {
+#pragma unroll
+            for (int r = 0; r < 4; r++) {
+              ab[j][r] = place_pair16<E, M, ACT>(code_pair<F>(wr, 4 * step + r));
+              if (ACT == 1) ab[j][r] = bf16x2_mul(ab[j][r], BF16_SCALE | (BF16_SCALE << 16));
+            }
           }
         }
-        /* group boundaries fall on slices; k16 tiles come two per slice */
-        const bool group_start = GROUP && (FP8 || (step & 1) == 0) && (slice * 32) % (GROUP ? GROUP : 1) == 0;
-        const bool group_end = GROUP && (FP8 || (step & 1) == 1) && ((slice + 1) * 32) % (GROUP ? GROUP : 1) == 0;
+        /* a batch lies inside one scale group (BATCH divides the steps of a
+         * group), so a group starts at a batch's first step and ends at its
+         * last; group boundaries fall on 32-column slices */
+        const int first = st * 4 + bq * BATCH, last = first + BATCH - 1;
+        const int first_col = kb * 256 + first * STEP_K, end_col = kb * 256 + (last + 1) * STEP_K;
+        const bool group_start = GROUP && first_col % (GROUP ? GROUP : 1) == 0;
+        const bool group_end = GROUP && end_col % (GROUP ? GROUP : 1) == 0;
         if (group_start) {
-          int gi = (kb * 256 + slice * 32) / (GROUP ? GROUP : 1);
+          int gi = first_col / (GROUP ? GROUP : 1);
           gi = gi < groups_per_row ? gi : groups_per_row - 1;
           /* unconditional loads (clamped rows): no branch inside the wgmma pipeline */
           const float s0 = load_scale(scales + (long long)row0c * groups_per_row + gi);
@@ -554,14 +574,18 @@ __global__ void __launch_bounds__(384, 1)
           gs0 = row0 < n_total ? s0 : 0.f;
           gs1 = row1 < n_total ? s1 : 0.f;
         }
-        if (q == 0) mbar_wait(full_bar + 8 * slot, phase);
-        const fpx_u64 desc = smem_desc_sw128(smem + slot * STAGE_BYTES) + 2 * q; /* +32 bytes */
+        if (bq == 0) mbar_wait(full_bar + 8 * slot, phase);
+        const fpx_u64 desc = smem_desc_sw128(smem + slot * STAGE_BYTES);
         wgmma_fence();
-        if constexpr (GROUP != 0) wgmma<TY>(gacc, a, desc, group_start ? 0 : 1);
-        else wgmma<TY>(acc, a, desc, 1);
+#pragma unroll
+        for (int j = 0; j < BATCH; j++) {
+          const fpx_u64 d = desc + 2 * (bq * BATCH + j); /* step q of a stage: +32 * q bytes */
+          if constexpr (GROUP != 0) wgmma<TY>(gacc, ab[j], d, group_start && j == 0 ? 0 : 1);
+          else wgmma<TY>(acc, ab[j], d, 1);
+        }
         wgmma_commit();
         wgmma_wait<1>();
-        if (q == 0) /* the previous stage's wgmmas are complete: release it */
+        if (bq == 0) /* the previous stage's wgmmas are complete: release it */
           mbar_arrive_if(empty_bar + 8 * prev_slot, lane == 0 && it > 0);
         if constexpr (GROUP != 0) {
           if (group_end) { /* every block ends a group: GROUP divides 256 */
@@ -591,7 +615,9 @@ __global__ void __launch_bounds__(384, 1)
     /* ---- split-K: partial sums in the accumulator's own layout (float4 i4
      * of consumer thread ct at [(z * tiles + tile) * NACC / 4 + i4][ct]);
      * the last split to finish a tile, found with counters[tile], adds
-     * them in split order, so the result does not depend on which is last */
+     * them in split order, so the result does not depend on which is last
+     * (reloading its own partials keeps acc dead across the barrier: with
+     * acc live there ptxas spills the 256-token instances) */
     const int ct = threadIdx.x - 128;
     const long long tiles = (long long)gridDim.x * gridDim.y;
     const long long tile = (long long)blockIdx.y * gridDim.x + blockIdx.x;
@@ -607,22 +633,26 @@ __global__ void __launch_bounds__(384, 1)
     if (!last_split) return;
     __threadfence();
     if (ct == 0) counters[tile] = 0; /* re-armed for the next launch */
+    /* every split's partials in split order, this one's included (it is
+     * in L2): the sum does not depend on which split finishes last */
 #pragma unroll
     for (int i4 = 0; i4 < NACC / 4; i4++) {
-      float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
-      for (int z = 0; z < split_k; z++) {
-        const float4 v = z == (int)blockIdx.z
-                             ? make_float4(acc[4 * i4], acc[4 * i4 + 1], acc[4 * i4 + 2], acc[4 * i4 + 3])
-                             : __ldcg(partials + ((z * tiles + tile) * (NACC / 4) + i4) * 256 + ct);
-        sum.x += v.x;
-        sum.y += v.y;
-        sum.z += v.z;
-        sum.w += v.w;
+      const float4 v = __ldcg(partials + (tile * (NACC / 4) + i4) * 256 + ct);
+      acc[4 * i4] = v.x;
+      acc[4 * i4 + 1] = v.y;
+      acc[4 * i4 + 2] = v.z;
+      acc[4 * i4 + 3] = v.w;
+    }
+    for (int z = 1; z < split_k; z++) {
+      const float4 *pz = partials + (z * tiles + tile) * (NACC / 4) * 256 + ct;
+#pragma unroll
+      for (int i4 = 0; i4 < NACC / 4; i4++) {
+        const float4 v = __ldcg(pz + i4 * 256);
+        acc[4 * i4] += v.x;
+        acc[4 * i4 + 1] += v.y;
+        acc[4 * i4 + 2] += v.z;
+        acc[4 * i4 + 3] += v.w;
       }
-      acc[4 * i4] = sum.x;
-      acc[4 * i4 + 1] = sum.y;
-      acc[4 * i4 + 2] = sum.z;
-      acc[4 * i4 + 3] = sum.w;
     }
   }
 

@@ -127,10 +127,18 @@ Test(kernel_family, text_names_and_ids) {
 Test(kernel_family, automatic_choice_follows_the_thresholds) {
   fpx_wo_config c = {0};
   cr_assert(!fpx__wgmma_auto_config(89, 132, &bf16_key, 4096, 4096, 4096, &c));
-  cr_assert(!fpx__wgmma_auto_config(90, 132, &bf16_key, 511, 4096, 4096, &c));
+  cr_assert(!fpx__wgmma_auto_config(90, 132, &bf16_key, 63, 4096, 4096, &c));
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 64, 4096, 4096, &c));
+  /* 32 blocks of 64 tokens: split 132 / 32 = 4 */
+  cr_assert(c.kernel == 1 && c.tokens == 64 && c.stages == 4 && c.split_k == 4);
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 128, 8192, 8192, &c));
+  /* 64 blocks of 128 tokens: split 2 */
+  cr_assert(c.tokens == 128 && c.split_k == 2);
   cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 512, 4096, 4096, &c));
-  /* 32 x 4 = 128 blocks fill more than half of 132 SMs: no split */
-  cr_assert(c.kernel == 1 && c.tokens == 128 && c.stages == 4 && c.split_k == 1);
+  /* 64 blocks of 256 tokens fill less than half: 128 tokens, 128 blocks, no split */
+  cr_assert(c.tokens == 128 && c.split_k == 1);
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 512, 6144, 4096, &c));
+  cr_assert(c.tokens == 256 && c.split_k == 1); /* 96 blocks */
   cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 2048, 4096, 4096, &c));
   cr_assert_eq(c.tokens, 256);
   const fpx__wo_key grouped = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 128};
