@@ -268,7 +268,7 @@ size_t fpx__gemm_candidates(const fpx__wo_key *key, size_t m, size_t n, size_t k
     for (size_t s = 0; s < sizeof wgmma_stages / sizeof wgmma_stages[0]; s++)
       for (size_t v = 0; v < sizeof split_values / sizeof split_values[0]; v++) {
         const size_t split = (size_t)split_values[v];
-        if (split > 1 && (split > wgmma_max_split(k) || blocks * (split - 1) >= 2 * sms)) break;
+        if (split > 1 && (split > wgmma_max_split(k) || blocks * split > 8 * sms)) break;
         const fpx__wgmma_config w = {wgmma_tokens[t], wgmma_stages[s], (int)split};
         if (fpx__wgmma_config_check(key, &w) != FPX_OK) break;
         if (count < max)
@@ -278,6 +278,25 @@ size_t fpx__gemm_candidates(const fpx__wo_key *key, size_t m, size_t n, size_t k
   }
   fpx__error_clear();
   return count;
+}
+
+/* Split-K by waves. A wgmma block has an SM to itself, so B blocks run
+ * in ceil(B / sms) waves, and with split s in ceil(B s / sms) waves of 1/s
+ * the work. The split with the fewest such waves wins, each split > 1
+ * paying WGMMA_SPLIT_COST waves for the partials' round trip and having to
+ * beat the best so far by 5% (ties keep the smaller split). */
+#define WGMMA_SPLIT_COST 0.1
+static int wgmma_wave_split(size_t blocks, size_t sms, size_t k) {
+  size_t best = 1;
+  double best_cost = (double)((blocks + sms - 1) / sms);
+  for (size_t s = 2; s <= wgmma_max_split(k); s++) {
+    const double cost = (double)((blocks * s + sms - 1) / sms) / (double)s + WGMMA_SPLIT_COST;
+    if (cost < 0.95 * best_cost) {
+      best = s;
+      best_cost = cost;
+    }
+  }
+  return (int)best;
 }
 
 /* Where the wgmma family starts to beat the mma.sync family's fallback
@@ -295,13 +314,7 @@ int fpx__wgmma_auto_config(int sm_version, int sm_count, const fpx__wo_key *key,
   const size_t sms = (size_t)(sm_count > 0 ? sm_count : 132);
   fpx__wgmma_config w = {m <= 64 ? 64 : 128, 4, 1};
   if (m > 128 && key->group_size == 0 && 2 * wgmma_blocks(m, n, 256) >= sms) w.tokens = 256;
-  /* split K while the launch fills at most half of the SMs */
-  const size_t blocks = wgmma_blocks(m, n, w.tokens);
-  if (2 * blocks <= sms) {
-    size_t split = sms / blocks;
-    if (split > wgmma_max_split(k)) split = wgmma_max_split(k);
-    w.split_k = (int)split;
-  }
+  w.split_k = wgmma_wave_split(wgmma_blocks(m, n, w.tokens), sms, k);
   if (fpx__wgmma_key_check(key) != FPX_OK || fpx__wgmma_config_check(key, &w) != FPX_OK) {
     fpx__error_clear(); /* a key the family does not take stays on mma.sync */
     return 0;

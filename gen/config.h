@@ -62,9 +62,9 @@ size_t fpx__wo_candidates(size_t m, size_t n, size_t k, int sm_count, fpx_wo_con
  * M >= FPX__WGMMA_CANDIDATE_MIN_M and a key the wgmma family takes, the
  * wgmma configurations tokens {64, 128, 256} (no wider than M needs) x
  * stages {3, 4, 6} it accepts for the key (kernel 1, in that order), each
- * with split-K ascending from 1 while the launch stays within about two
- * waves and each split keeps two 256-column blocks. Fills up to max,
- * returns the count. */
+ * with split-K ascending from 1 while the launch stays within eight waves
+ * of one block per SM and each split keeps two 256-column blocks. Fills up
+ * to max, returns the count. */
 size_t fpx__gemm_candidates(const fpx__wo_key *key, size_t m, size_t n, size_t k, int sm_count,
                             int sm_version, fpx_wo_config *out, size_t max);
 
@@ -73,9 +73,9 @@ size_t fpx__gemm_candidates(const fpx__wo_key *key, size_t m, size_t n, size_t k
  * *out (kernel 1) on sm_90 for M >= 64 (M >= 128 with FP8 X) when the
  * family takes the key (64 tokens up to M = 64, 128 up to M = 128, then 256
  * without group scales when those blocks fill at least half the SMs, else
- * 128; 4 stages; split-K sm_count / blocks when the blocks fill at most
- * half the SMs, at most one split per two 256-column blocks), else 0 and
- * *out untouched. */
+ * 128; 4 stages; the split-K with the fewest waves of one block per SM,
+ * counting the partials' round trip, at most one split per two 256-column
+ * blocks), else 0 and *out untouched. */
 int fpx__wgmma_auto_config(int sm_version, int sm_count, const fpx__wo_key *key, size_t m,
                            size_t n, size_t k, fpx_wo_config *out);
 

@@ -521,8 +521,8 @@ typedef struct fpx_gemm_args {
  * the heuristic) is replaced on sm_90 GPUs (H100, H200) for M >= 64
  * (M >= 128 with FP8 X) by the wgmma family (64 tokens per block up to
  * M = 64, 128 up to M = 128, then 256 with per-row scales when that still
- * fills half the GPU; 4 stages; K split when the blocks would fill at most
- * half the SMs), unless the context has
+ * fills half the GPU; 4 stages; K split when that takes fewer waves of
+ * blocks), unless the context has
  * FPX_CTX_NO_WGMMA or the family does not take the key. */
 FPX_API fpx_status fpx_gemm(fpx_ctx *ctx, const fpx_gemm_args *args, fpx_stream stream);
 

@@ -450,6 +450,11 @@ __global__ void __launch_bounds__(384, 1)
   constexpr int GROUP_STEPS = GROUP ? GROUP / STEP_K : 4;
   constexpr int BATCH_MAX = TOKENS == 256 || (GROUP && TOKENS == 128) ? 2 : 4;
   constexpr int BATCH = GROUP_STEPS < BATCH_MAX ? GROUP_STEPS : BATCH_MAX;
+  /* column blocks of weights loaded ahead: 2 where the registers allow
+   * (accumulators, A fragments, three weight buffers and about 40 more
+   * within the consumers' 232), else 1 */
+  constexpr int REGS_BESIDES_WEIGHTS = NACC * (GROUP ? 2 : 1) + 2 * BATCH * 4 + 40;
+  constexpr int DEPTH = REGS_BESIDES_WEIGHTS + 3 * BITS * 4 <= 232 ? 2 : 1;
   constexpr bool W_E4M3 = E <= 4 && M <= 3; /* FP8 X: weights as E4M3, else E5M2 */
   constexpr int TY = !FP8 ? ACT : 2 + (W_E4M3 ? 0 : 2) + (ACT == 3 ? 1 : 0);
   /* the A operand holds value * 2^(BIAS - TARGET_BIAS) */
@@ -517,19 +522,27 @@ __global__ void __launch_bounds__(384, 1)
   for (int i = 0; i < (GROUP ? NACC : 1); i++) gacc[i] = 0.f;
   float gs0 = 0.f, gs1 = 0.f; /* scales of the current group, rows g and g + 8 */
 
-  uint4 cur[BITS], nxt[BITS];
+  /* weight words of DEPTH + 1 column blocks in registers: block kb is
+   * dequantized while the loads of kb + 1 .. kb + DEPTH are in flight. The
+   * kb loop is unrolled DEPTH + 1 times so that each buffer keeps its role
+   * (a register move out of a buffer still loading would wait for it). */
+  uint4 wbuf[DEPTH + 1][BITS];
 #pragma unroll
-  for (int i = 0; i < BITS; i++)
-    cur[i] = tile_valid ? load_weights(wtile + (long long)kb_begin * (BITS * 32) + i * 32)
-                        : make_uint4(0, 0, 0, 0);
+  for (int d = 0; d < DEPTH; d++)
+#pragma unroll
+    for (int i = 0; i < BITS; i++)
+      wbuf[d][i] = tile_valid && kb_begin + d < kb_end
+                       ? load_weights(wtile + (long long)(kb_begin + d) * (BITS * 32) + i * 32)
+                       : make_uint4(0, 0, 0, 0);
   /* A fragments of two batches: the one whose wgmmas run, the one being built */
   fpx_u32 afrag[2][BATCH][4];
   int slot = 0, phase = 0, prev_slot = 0, it = 0;
-  for (int kb = kb_begin; kb < kb_end; kb++) {
-    if (tile_valid && kb + 1 < kb_end) {
+  /* one 256-column block: dequantize `cur`, load block kb + DEPTH into `into` */
+  auto column_block = [&](const int kb, const uint4(&cur)[BITS], uint4(&into)[BITS]) {
+    if (tile_valid && kb + DEPTH < kb_end) {
 #pragma unroll
       for (int i = 0; i < BITS; i++)
-        nxt[i] = load_weights(wtile + (long long)(kb + 1) * (BITS * 32) + i * 32);
+        into[i] = load_weights(wtile + (long long)(kb + DEPTH) * (BITS * 32) + i * 32);
     }
     const fpx_u32 *wr = (const fpx_u32 *)cur;
 #pragma unroll
@@ -603,9 +616,14 @@ __global__ void __launch_bounds__(384, 1)
       }
       it++;
     }
-    if (kb + 1 < kb_end) {
-#pragma unroll
-      for (int i = 0; i < BITS; i++) cur[i] = nxt[i];
+  };
+  for (int kb = kb_begin; kb < kb_end; kb += DEPTH + 1) {
+    column_block(kb, wbuf[0], wbuf[DEPTH]);
+    if (kb + 1 >= kb_end) break;
+    column_block(kb + 1, wbuf[1], wbuf[0]);
+    if constexpr (DEPTH == 2) {
+      if (kb + 2 >= kb_end) break;
+      column_block(kb + 2, wbuf[2], wbuf[1]);
     }
   }
   wgmma_wait<0>();

@@ -138,7 +138,8 @@ Test(kernel_family, automatic_choice_follows_the_thresholds) {
   /* 64 blocks of 256 tokens fill less than half: 128 tokens, 128 blocks, no split */
   cr_assert(c.tokens == 128 && c.split_k == 1);
   cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 512, 6144, 4096, &c));
-  cr_assert(c.tokens == 256 && c.split_k == 1); /* 96 blocks */
+  /* 96 blocks: one wave at 73%; split 4: 384 blocks in 3 waves of a quarter */
+  cr_assert(c.tokens == 256 && c.split_k == 4, "%d/%d", c.tokens, c.split_k);
   cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 2048, 4096, 4096, &c));
   cr_assert_eq(c.tokens, 256);
   const fpx__wo_key grouped = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 128};
@@ -152,14 +153,17 @@ Test(kernel_family, automatic_choice_follows_the_thresholds) {
   /* the split keeps two 256-column blocks each: K = 1024 allows 2 */
   cr_assert(fpx__wgmma_auto_config(90, 132, &fp8, 128, 4096, 1024, &c));
   cr_assert_eq(c.split_k, 2);
-  /* one block: 132 splits wanted, 64 at most, 32 with 64 column blocks */
+  /* one block: many splits, at most 64, at most one per two column blocks */
   cr_assert(fpx__wgmma_auto_config(90, 132, &fp8, 128, 128, 65536, &c));
-  cr_assert_eq(c.split_k, 64);
-  cr_assert(fpx__wgmma_auto_config(90, 132, &fp8, 128, 128, 16384, &c));
-  cr_assert_eq(c.split_k, 32);
-  /* 4 blocks: 33 */
-  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 512, 128, 65536, &c));
-  cr_assert_eq(c.split_k, 33);
+  cr_assert(c.split_k >= 32 && c.split_k <= 64, "split %d", c.split_k);
+  cr_assert(fpx__wgmma_auto_config(90, 132, &fp8, 128, 128, 4096, &c));
+  cr_assert_eq(c.split_k, 8);
+  /* 160 blocks take 2 waves of 132; split 4 takes 5 waves of a quarter */
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 512, 10240, 8192, &c));
+  cr_assert(c.tokens == 256 && c.split_k == 4, "%d/%d", c.tokens, c.split_k);
+  /* 3584 blocks (27.2 waves): no split pays */
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 2048, 57344, 8192, &c));
+  cr_assert(c.tokens == 256 && c.split_k == 1);
 }
 
 /* ---- candidates and the staged search ----------------------------------- */
@@ -189,16 +193,19 @@ Test(kernel_family, candidates_add_wgmma_on_sm_90_from_m_64) {
     else cr_assert_eq(c[i].split_k, 1);
     cr_assert_eq(fpx__wo_config_check(&c[i]), FPX_OK);
   }
-  /* group scales: no 256-token configurations; M = 1024: 64 tokens (512
-   * blocks, no split) and 128 tokens (256 blocks, split 1 and 2) */
+  /* group scales: no 256-token configurations; M = 1024 (at most 8 waves
+   * of 132): 64 tokens (512 blocks, split 1 and 2) and 128 tokens (256
+   * blocks, split 1 to 4) */
   const fpx__wo_key grouped = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 64};
   n = fpx__gemm_candidates(&grouped, 1024, 4096, 4096, 132, 90, c, FPX__TUNE_MAX_CANDIDATES);
-  cr_assert_eq(count_wgmma(c, n), 9);
+  cr_assert_eq(count_wgmma(c, n), 18);
   for (size_t i = 0; i < n; i++) cr_assert(c[i].kernel == 0 || c[i].tokens <= 128);
-  /* M = 4096 with per-row scales: all three token widths, no split */
+  /* M = 4096 with per-row scales: all three token widths; only 256 tokens
+   * (512 blocks) splits, in 2 */
   n = fpx__gemm_candidates(&bf16_key, 4096, 4096, 4096, 132, 90, c, FPX__TUNE_MAX_CANDIDATES);
-  cr_assert_eq(count_wgmma(c, n), 9);
-  for (size_t i = 0; i < n; i++) cr_assert(c[i].kernel == 0 || c[i].split_k == 1);
+  cr_assert_eq(count_wgmma(c, n), 12);
+  for (size_t i = 0; i < n; i++)
+    cr_assert(c[i].kernel == 0 || c[i].split_k == 1 || (c[i].tokens == 256 && c[i].split_k == 2));
 }
 
 Test(kernel_family, candidates_elsewhere_are_unchanged) {
