@@ -280,17 +280,20 @@ size_t fpx__gemm_candidates(const fpx__wo_key *key, size_t m, size_t n, size_t k
   return count;
 }
 
-/* Split-K by waves. A wgmma block has an SM to itself, so B blocks run
- * in ceil(B / sms) waves, and with split s in ceil(B s / sms) waves of 1/s
- * the work. The split with the fewest such waves wins, each split > 1
- * paying WGMMA_SPLIT_COST waves for the partials' round trip and having to
- * beat the best so far by 5% (ties keep the smaller split). */
-#define WGMMA_SPLIT_COST 0.1
+/* Split-K by waves. A wgmma block has an SM to itself, so B blocks run in
+ * ceil(B / sms) waves, and with split s in ceil(B s / sms) waves of blocks
+ * that each take kb / s column blocks plus a fixed WGMMA_BLOCK_FIXED (the
+ * pipeline's fill and drain, the epilogue; fitted to H200 runs of the
+ * llama3 shapes at M = 64..512, NOTES-PERF.md). The split with the least
+ * time wins if it beats the best so far by 5% (ties keep the smaller). */
+#define WGMMA_BLOCK_FIXED 5.0
 static int wgmma_wave_split(size_t blocks, size_t sms, size_t k) {
+  const double kb = (double)((k + 255) / 256);
   size_t best = 1;
-  double best_cost = (double)((blocks + sms - 1) / sms);
+  double best_cost = (double)((blocks + sms - 1) / sms) * (kb + WGMMA_BLOCK_FIXED);
   for (size_t s = 2; s <= wgmma_max_split(k); s++) {
-    const double cost = (double)((blocks * s + sms - 1) / sms) / (double)s + WGMMA_SPLIT_COST;
+    const double cost =
+        (double)((blocks * s + sms - 1) / sms) * (kb / (double)s + WGMMA_BLOCK_FIXED);
     if (cost < 0.95 * best_cost) {
       best = s;
       best_cost = cost;

@@ -73,9 +73,9 @@ size_t fpx__gemm_candidates(const fpx__wo_key *key, size_t m, size_t n, size_t k
  * *out (kernel 1) on sm_90 for M >= 64 (M >= 128 with FP8 X) when the
  * family takes the key (64 tokens up to M = 64, 128 up to M = 128, then 256
  * without group scales when those blocks fill at least half the SMs, else
- * 128; 4 stages; the split-K with the fewest waves of one block per SM,
- * counting the partials' round trip, at most one split per two 256-column
- * blocks), else 0 and *out untouched. */
+ * 128; 4 stages; the split-K with the least time in waves of one block
+ * per SM, each block's time its column blocks plus a fixed cost, at most one
+ * split per two 256-column blocks), else 0 and *out untouched. */
 int fpx__wgmma_auto_config(int sm_version, int sm_count, const fpx__wo_key *key, size_t m,
                            size_t n, size_t k, fpx_wo_config *out);
 
