@@ -99,15 +99,21 @@ fpx_status fpx__wo_config_check(const fpx_wo_config *c) {
 void fpx__wo_config_default(size_t m, size_t n, size_t k, int sm_count,
                             fpx_wo_config *out) {
   memset(out, 0, sizeof *out);
-  out->warps_n = 4;
-  out->warps_k = 1;
-  out->m_tiles = m <= 8 ? 1 : m <= 16 ? 2 : m <= 32 ? 4 : 8;
   const size_t n_tiles = (n + 15) / 16, k_blocks = (k + 255) / 256;
+  /* up to 32 tokens: one 16-row tile per block, its K split over 4 warps
+   * (what tuning picks most at M <= 32 on the H100, cache/shipped/);
+   * beyond, 4 tiles per block */
+  out->warps_n = m <= 32 ? 1 : 4;
+  out->warps_k = m <= 32 && k_blocks >= 4 ? 4 : 1;
+  out->m_tiles = m <= 8 ? 1 : m <= 16 ? 2 : m <= 32 ? 4 : 8;
   const size_t m_blocks = (m + 8 * (size_t)out->m_tiles - 1) / (8 * (size_t)out->m_tiles);
-  const size_t warps = n_tiles * m_blocks;
+  const size_t warps = (n_tiles + (size_t)out->warps_n - 1) / (size_t)out->warps_n * m_blocks *
+                       (size_t)out->warps_k;
   const size_t target = (size_t)(sm_count > 0 ? sm_count : 132) * 16;
   size_t split = warps >= target ? 1 : (target + warps - 1) / warps;
-  size_t max_split = k_blocks / 2 > 0 ? k_blocks / 2 : 1;
+  /* each K warp of each split keeps at least two column blocks */
+  size_t max_split = k_blocks / (2 * (size_t)out->warps_k);
+  if (max_split < 1) max_split = 1;
   if (split > max_split) split = max_split;
   if (split > 16) split = 16;
   out->split_k = (int)split;
