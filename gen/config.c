@@ -309,9 +309,9 @@ static int wgmma_wave_split(size_t blocks, size_t sms, size_t k) {
 }
 
 /* Where the wgmma family starts to beat the mma.sync family's fallback
- * configurations (llama3 shapes, H100 and H200; BENCHMARKS.md): M >= 64
- * with 16-bit X, M >= 128 with FP8 X. */
-#define WGMMA_MIN_M 64
+ * configurations (llama3 shapes, H200; BENCHMARKS.md): M >= 32 with 16-bit
+ * X (M = 16 is a tie), M >= 128 with FP8 X. */
+#define WGMMA_MIN_M 32
 #define WGMMA_MIN_M_FP8 128
 
 int fpx__wgmma_auto_config(int sm_version, int sm_count, const fpx__wo_key *key, size_t m,

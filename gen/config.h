@@ -70,7 +70,7 @@ size_t fpx__gemm_candidates(const fpx__wo_key *key, size_t m, size_t n, size_t k
 
 /* The wgmma configuration fpx_gemm picks by itself for a key and M x N x K
  * on a GPU of sm_version with sm_count SMs (without FPX_CTX_NO_WGMMA): 1 and
- * *out (kernel 1) on sm_90 for M >= 64 (M >= 128 with FP8 X) when the
+ * *out (kernel 1) on sm_90 for M >= 32 (M >= 128 with FP8 X) when the
  * family takes the key (64 tokens up to M = 64, 128 up to M = 128, then 256
  * without group scales when those blocks fill at least half the SMs, else
  * 128; 4 stages; the split-K with the least time in waves of one block

@@ -127,7 +127,9 @@ Test(kernel_family, text_names_and_ids) {
 Test(kernel_family, automatic_choice_follows_the_thresholds) {
   fpx_wo_config c = {0};
   cr_assert(!fpx__wgmma_auto_config(89, 132, &bf16_key, 4096, 4096, 4096, &c));
-  cr_assert(!fpx__wgmma_auto_config(90, 132, &bf16_key, 63, 4096, 4096, &c));
+  cr_assert(!fpx__wgmma_auto_config(90, 132, &bf16_key, 31, 4096, 4096, &c));
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 32, 4096, 4096, &c));
+  cr_assert(c.kernel == 1 && c.tokens == 64);
   cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 64, 4096, 4096, &c));
   /* 32 blocks of 64 tokens, 16 column blocks: split 4 fills 128 SMs */
   cr_assert(c.kernel == 1 && c.tokens == 64 && c.stages == 4 && c.split_k == 4);
