@@ -282,8 +282,9 @@ Test(cli_db, bad_arguments_exit_2_naming_them) {
 }
 
 /* compile stores under the hash the runtime computes; a second run finds
- * every kernel present: the default kernels (1/4/1, 1/4/2, 1/4/4 up to
- * M = 32, 4/1/8 beyond) and the winner's 4/1/1. */
+ * every kernel present: the default mma.sync kernels (1/4/1, 1/4/2, 1/4/4
+ * up to M = 32, 4/1/8 beyond), on sm_90a the automatic wgmma kernels (64,
+ * 128 and 256 tokens) with the X permute pass, and the winner's 4/1/1. */
 Test(cli_db, compile_stores_the_kernels_the_runtime_looks_up) {
   char entry[2048], hash[17], name[FPX__NAME_EXPR_MAX];
   snprintf(entry, sizeof entry,
@@ -294,19 +295,19 @@ Test(cli_db, compile_stores_the_kernels_the_runtime_looks_up) {
   cr_assert_eq(run("import --db @/fpx.db @/in.json")->exit_code, 0);
   cli_result *r = run("compile --db @/fpx.db --arch sm_90a --format e2m1 --jobs 2");
   cr_assert_eq(r->exit_code, 0, "%s", r->err);
-  cr_assert(has_line(r->out, "compiled and stored: 5"), "%s", r->out);
+  cr_assert(has_line(r->out, "compiled and stored: 9"), "%s", r->out);
   cr_assert(has_line(r->out, "already present: 0"), "%s", r->out);
   cr_assert(contains(r->err, "skipped 1 winners"), "%s", r->err);
   r = run("compile --db @/fpx.db --arch sm_90a --format fp4");
   cr_assert_eq(r->exit_code, 0, "%s", r->err);
   cr_assert(has_line(r->out, "compiled and stored: 0"), "%s", r->out);
-  cr_assert(has_line(r->out, "already present: 5"), "%s", r->out);
+  cr_assert(has_line(r->out, "already present: 9"), "%s", r->out);
 
   fpx__cache *cache = NULL;
   cr_assert_eq(fpx__cache_open(db, 0, &cache), FPX_OK, "%s", fpx_last_error());
   size_t binaries = 0;
   cr_assert_eq(fpx__cache_count_binaries(cache, &binaries), FPX_OK);
-  cr_assert_eq(binaries, 5);
+  cr_assert_eq(binaries, 9);
   const fpx__wo_key key = {{2, 1}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
   const fpx_wo_config config = {4, 1, 1, 3, 0, 0, 0};
   fpx__wo_gemm_name(&key, &config, name);
@@ -391,7 +392,9 @@ Test(cli_db, compile_builds_wgmma_winners_from_their_template) {
   cr_assert_eq(r->exit_code, 0, "%s", r->err);
   r = run("compile --db @/fpx.db --arch sm_90a");
   cr_assert_eq(r->exit_code, 0, "%s", r->err);
-  cr_assert(has_line(r->out, "compiled and stored: 1"), "%s", r->out);
+  /* the winner's kernel and the pass that permutes X for it */
+  cr_assert(has_line(r->out, "compiled and stored: 2"), "%s", r->out);
+  cr_assert(contains(r->out, "fpx::wgmma_permute_x<2>"), "%s", r->out);
 
   const fpx__wo_key key = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
   const fpx_wo_config config = {.kernel = 1, .tokens = 128, .stages = 4};
@@ -408,6 +411,15 @@ Test(cli_db, compile_builds_wgmma_winners_from_their_template) {
   cr_assert_eq(fpx__cache_get_binary(cache, hash, &blob, &size, lowered, &found), FPX_OK);
   cr_assert(found && size > 0, "%s (%s) not stored", name, hash);
   cr_assert(contains(lowered, "wgmma_gemm"), "%s", lowered);
+  free(blob);
+  /* the permute pass, under the hash the runtime looks up */
+  fpx__wgmma_permute_name(FPX_DTYPE_BF16, name);
+  fpx__kernel_binary_hash(FPX__TEMPLATE_WGMMA, name, "sm_90a", hash);
+  blob = NULL;
+  found = 0;
+  cr_assert_eq(fpx__cache_get_binary(cache, hash, &blob, &size, lowered, &found), FPX_OK);
+  cr_assert(found && size > 0, "%s (%s) not stored", name, hash);
+  cr_assert(contains(lowered, "wgmma_permute_x"), "%s", lowered);
   free(blob);
   fpx__cache_close(cache);
 }

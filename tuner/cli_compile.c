@@ -31,7 +31,9 @@ void fpx__cli_compile_usage(FILE *out) {
           "of compiling on first use: the kernel of every tuned winner whose arch\n"
           "is ARCH (winners tuned with other kernel templates are skipped), and,\n"
           "for each --format, the kernels the default heuristic picks for M = 1 to\n"
-          "%d. Kernels already stored are not compiled again. Prints one line per\n"
+          "%d (on sm_90a also the wgmma kernels fpx_gemm picks by itself); a\n"
+          "wgmma kernel comes with the pass that permutes X for it. Kernels\n"
+          "already stored are not compiled again. Prints one line per\n"
           "kernel, then the numbers compiled and stored, already present, and\n"
           "failed; a failed compile gives exit status 1 after the others finish.\n"
           "\n"
@@ -101,13 +103,11 @@ typedef struct job_list {
   size_t count, capacity;
 } job_list;
 
-/* Adds the kernel of (key, config) unless a job with its hash exists.
- * Returns 0 when out of memory. */
-static int add_job(job_list *l, const char *arch, const fpx__wo_key *key,
-                   const fpx_wo_config *config) {
-  char name[FPX__NAME_EXPR_MAX], hash[17];
-  const char *template_name = config->kernel == 1 ? FPX__TEMPLATE_WGMMA : FPX__TEMPLATE_WEIGHT_ONLY;
-  fpx__wo_gemm_name(key, config, name);
+/* Adds the kernel `name` of `template_name` unless a job with its hash
+ * exists. Returns 0 when out of memory. */
+static int add_named_job(job_list *l, const char *arch, const char *template_name,
+                         const char name[FPX__NAME_EXPR_MAX]) {
+  char hash[17];
   fpx__kernel_binary_hash(template_name, name, arch, hash);
   for (size_t i = 0; i < l->count; i++)
     if (strcmp(l->items[i].hash, hash) == 0) return 1;
@@ -121,9 +121,21 @@ static int add_job(job_list *l, const char *arch, const fpx__wo_key *key,
   compile_job *job = &l->items[l->count++];
   memset(job, 0, sizeof *job);
   job->template_name = template_name;
-  memcpy(job->name, name, sizeof name);
+  memcpy(job->name, name, FPX__NAME_EXPR_MAX);
   memcpy(job->hash, hash, sizeof hash);
   return 1;
+}
+
+/* Adds the GEMM kernel of (key, config) and, for a wgmma configuration, the
+ * pass that permutes X for it. Returns 0 when out of memory. */
+static int add_job(job_list *l, const char *arch, const fpx__wo_key *key,
+                   const fpx_wo_config *config) {
+  char name[FPX__NAME_EXPR_MAX];
+  fpx__wo_gemm_name(key, config, name);
+  if (config->kernel != 1) return add_named_job(l, arch, FPX__TEMPLATE_WEIGHT_ONLY, name);
+  if (!add_named_job(l, arch, FPX__TEMPLATE_WGMMA, name)) return 0;
+  fpx__wgmma_permute_name(key->x_dtype, name);
+  return add_named_job(l, arch, FPX__TEMPLATE_WGMMA, name);
 }
 
 /* The jobs of the winners tuned for o->arch with the current templates;
@@ -152,8 +164,10 @@ static int winner_jobs(const db_opts *o, fpx__cache *cache, job_list *jobs, size
 
 /* The jobs of the default configurations of each --format for M = 1..8192
  * (n = k = 4096, 132 SMs; split_k is a launch parameter, so configurations
- * that differ only there share a kernel). */
+ * that differ only there share a kernel): the mma.sync heuristic's, and on
+ * sm_90a also the wgmma family's automatic choice with its permute pass. */
 static int default_jobs(const db_opts *o, job_list *jobs) {
+  const int sm90 = strcmp(o->arch, "sm_90a") == 0;
   for (size_t f = 0; f < o->format_count; f++) {
     const fpx__wo_key key = {o->formats[f], o->act, o->act, o->group};
     if (fpx__wo_key_check(&key) != FPX_OK)
@@ -162,6 +176,9 @@ static int default_jobs(const db_opts *o, job_list *jobs) {
       fpx_wo_config config;
       fpx__wo_config_default(m, 4096, 4096, 132, &config);
       if (!add_job(jobs, o->arch, &key, &config)) return cli_failure("compile: out of memory");
+      if (sm90 && fpx__wgmma_auto_config(90, 132, &key, m, 4096, 4096, &config) &&
+          !add_job(jobs, o->arch, &key, &config))
+        return cli_failure("compile: out of memory");
     }
   }
   return CLI_EXIT_OK;
