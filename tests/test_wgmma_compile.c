@@ -226,7 +226,7 @@ Test(wgmma_config, launcher_rejects_a_missing_context) {
 /* The X permutation pass compiles for every architecture the library
  * targets (it has no Hopper-only code), one instance per X element size,
  * with its own names and ids. */
-Test(wgmma_compile, permute_pass_every_arch, .timeout = 300) {
+Test(wgmma_compile, permute_pass_every_arch, .timeout = 900) {
   static const char *archs[] = {"sm_80", "sm_89", "sm_90a"};
   static const fpx_dtype xs[] = {FPX_DTYPE_BF16, FPX_DTYPE_E4M3};
   static const char *expected[] = {"fpx::wgmma_permute_x<2>", "fpx::wgmma_permute_x<1>"};
