@@ -102,14 +102,17 @@ void fpx__wo_config_default(size_t m, size_t n, size_t k, int sm_count,
   const size_t n_tiles = (n + 15) / 16, k_blocks = (k + 255) / 256;
   /* up to 32 tokens: one 16-row tile per block, its K split over 4 warps
    * (what tuning picks most at M <= 32 on the H100, cache/shipped/);
-   * beyond, 4 tiles per block */
+   * beyond, 4 tiles per block. One token tile per block up to 16 tokens
+   * (its activations are prefetched; the H200 sweep's M = 16 winners) */
   out->warps_n = m <= 32 ? 1 : 4;
   out->warps_k = m <= 32 && k_blocks >= 4 ? 4 : 1;
-  out->m_tiles = m <= 8 ? 1 : m <= 16 ? 2 : m <= 32 ? 4 : 8;
+  out->m_tiles = m <= 16 ? 1 : m <= 32 ? 4 : 8;
   const size_t m_blocks = (m + 8 * (size_t)out->m_tiles - 1) / (8 * (size_t)out->m_tiles);
   const size_t warps = (n_tiles + (size_t)out->warps_n - 1) / (size_t)out->warps_n * m_blocks *
                        (size_t)out->warps_k;
-  const size_t target = (size_t)(sm_count > 0 ? sm_count : 132) * 16;
+  /* split K until about 8 warps per SM (16 split where the H200 sweep's
+   * M <= 8 winners did not) */
+  const size_t target = (size_t)(sm_count > 0 ? sm_count : 132) * 8;
   size_t split = warps >= target ? 1 : (target + warps - 1) / warps;
   /* each K warp of each split keeps at least two column blocks */
   size_t max_split = k_blocks / (2 * (size_t)out->warps_k);
@@ -291,22 +294,29 @@ size_t fpx__gemm_candidates(const fpx__wo_key *key, size_t m, size_t n, size_t k
  * that each take kb / s column blocks plus a fixed WGMMA_BLOCK_FIXED (the
  * pipeline's fill and drain, the epilogue; fitted to H200 runs of the
  * llama3 shapes at M = 64..512, NOTES-PERF.md). The split with the least
- * time wins if it beats the best so far by 5% (ties keep the smaller). */
+ * cost wins if it beats the best so far by 5% (ties keep the smaller);
+ * *cost gets its cost in 128-token column-block times. */
 #define WGMMA_BLOCK_FIXED 5.0
-static int wgmma_wave_split(size_t blocks, size_t sms, size_t k) {
+static int wgmma_wave_split(size_t blocks, size_t sms, size_t k, double *cost) {
   const double kb = (double)((k + 255) / 256);
   size_t best = 1;
   double best_cost = (double)((blocks + sms - 1) / sms) * (kb + WGMMA_BLOCK_FIXED);
   for (size_t s = 2; s <= wgmma_max_split(k); s++) {
-    const double cost =
-        (double)((blocks * s + sms - 1) / sms) * (kb / (double)s + WGMMA_BLOCK_FIXED);
-    if (cost < 0.95 * best_cost) {
+    const double c = (double)((blocks * s + sms - 1) / sms) * (kb / (double)s + WGMMA_BLOCK_FIXED);
+    if (c < 0.95 * best_cost) {
       best = s;
-      best_cost = cost;
+      best_cost = c;
     }
   }
+  *cost = best_cost;
   return (int)best;
 }
+
+/* Time of one column block of a wgmma block with T tokens against one of
+ * 128 tokens (dequantization is shared by the tokens, the MMAs are not):
+ * fitted to the H200 tuning sweep of the llama3 shapes with BF16
+ * activations (NOTES-PERF.md, "automatic choice from the tuning sweep"). */
+static double wgmma_tokens_cost(int tokens) { return tokens == 64 ? 0.68 : tokens == 128 ? 1.0 : 1.55; }
 
 /* Where the wgmma family starts to beat the mma.sync family's fallback
  * configurations (llama3 shapes, H200; BENCHMARKS.md): M >= 32 with 16-bit
@@ -318,14 +328,42 @@ int fpx__wgmma_auto_config(int sm_version, int sm_count, const fpx__wo_key *key,
                            size_t n, size_t k, fpx_wo_config *out) {
   const int fp8_x = key->x_dtype == FPX_DTYPE_E4M3 || key->x_dtype == FPX_DTYPE_E5M2;
   if (sm_version != 90 || m < (fp8_x ? WGMMA_MIN_M_FP8 : WGMMA_MIN_M)) return 0;
-  /* tokens: as many as M needs up to 128; 256 past M = 128 (per-row
-   * scales only) when those blocks still fill half of the SMs */
+  if (fpx__wgmma_key_check(key) != FPX_OK) {
+    fpx__error_clear(); /* a key the family does not take stays on mma.sync */
+    return 0;
+  }
   const size_t sms = (size_t)(sm_count > 0 ? sm_count : 132);
   fpx__wgmma_config w = {m <= 64 ? 64 : 128, 4, 1};
-  if (m > 128 && key->group_size == 0 && 2 * wgmma_blocks(m, n, 256) >= sms) w.tokens = 256;
-  w.split_k = wgmma_wave_split(wgmma_blocks(m, n, w.tokens), sms, k);
-  if (fpx__wgmma_key_check(key) != FPX_OK || fpx__wgmma_config_check(key, &w) != FPX_OK) {
-    fpx__error_clear(); /* a key the family does not take stays on mma.sync */
+  double cost;
+  if (fp8_x) {
+    /* FP8 X: as many tokens as M needs up to 128; 256 past M = 128 (per-row
+     * scales only) when those blocks still fill half of the SMs */
+    if (m > 128 && key->group_size == 0 && 2 * wgmma_blocks(m, n, 256) >= sms) w.tokens = 256;
+    w.split_k = wgmma_wave_split(wgmma_blocks(m, n, w.tokens), sms, k, &cost);
+  } else {
+    /* 16-bit X: the token tile (no wider than M needs; 256 with per-row
+     * scales only) and split of least modelled cost; a wider tile must win
+     * by 5% */
+    static const int tokens[] = {64, 128, 256};
+    double best = -1;
+    for (size_t t = 0; t < 3; t++) {
+      if (t > 0 && (size_t)tokens[t - 1] >= m) break;
+      if (tokens[t] == 256 && key->group_size != 0) break;
+      const int split = wgmma_wave_split(wgmma_blocks(m, n, tokens[t]), sms, k, &cost);
+      cost *= wgmma_tokens_cost(tokens[t]);
+      if (best < 0 || cost < 0.95 * best) {
+        best = cost;
+        w.tokens = tokens[t];
+        w.split_k = split;
+      }
+    }
+    /* 6 stages won 2-6% over 4 in the sweep with 64 and 128 tokens; with
+     * 256, 4 won or tied */
+    w.stages = w.tokens <= 128 ? 6 : 4;
+    if (fpx__wgmma_config_check(key, &w) != FPX_OK) w.stages = 4;
+  }
+  if (fpx__wgmma_config_check(key, &w) != FPX_OK) {
+    fpx__error_clear();
     return 0;
   }
   *out = (fpx_wo_config){.kernel = 1, .split_k = w.split_k, .tokens = w.tokens, .stages = w.stages};

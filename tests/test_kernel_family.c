@@ -132,13 +132,21 @@ Test(kernel_family, automatic_choice_follows_the_thresholds) {
   cr_assert(c.kernel == 1 && c.tokens == 64);
   cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 64, 4096, 4096, &c));
   /* 32 blocks of 64 tokens, 16 column blocks: split 4 fills 128 SMs */
-  cr_assert(c.kernel == 1 && c.tokens == 64 && c.stages == 4 && c.split_k == 4);
+  cr_assert(c.kernel == 1 && c.tokens == 64 && c.stages == 6 && c.split_k == 4);
+  /* M = 128: 64 blocks of 64 tokens at split 2 (one wave of 8 + 5 column
+   * blocks at 0.68) against 32 blocks of 128 at split 4 (4 + 5): 64 tokens */
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 128, 4096, 4096, &c));
+  cr_assert(c.tokens == 64 && c.split_k == 2, "%d/%d", c.tokens, c.split_k);
   cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 128, 8192, 8192, &c));
   /* 64 blocks of 128 tokens: split 2 */
   cr_assert(c.tokens == 128 && c.split_k == 2);
   cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 512, 4096, 4096, &c));
-  /* 64 blocks of 256 tokens fill less than half: 128 tokens, 128 blocks, no split */
+  /* 128 blocks of 128 tokens, no split (16 + 5), against 64 of 256 at
+   * split 2 ((8 + 5) x 1.55, not 5% less): 128 tokens */
   cr_assert(c.tokens == 128 && c.split_k == 1);
+  /* K = 14336: 128 tokens (56 + 5) against 256 at split 2 ((28 + 5) x 1.55) */
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 512, 4096, 14336, &c));
+  cr_assert(c.tokens == 256 && c.split_k == 2, "%d/%d", c.tokens, c.split_k);
   cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 512, 6144, 4096, &c));
   /* 96 blocks: one wave at 73%; splitting 16 column blocks costs more
    * waves of fixed cost than it saves */
@@ -161,7 +169,8 @@ Test(kernel_family, automatic_choice_follows_the_thresholds) {
   cr_assert(c.split_k >= 32 && c.split_k <= 64, "split %d", c.split_k);
   cr_assert(fpx__wgmma_auto_config(90, 132, &fp8, 128, 128, 4096, &c));
   cr_assert_eq(c.split_k, 8);
-  /* 160 blocks take 2 waves of 132 x (32 + 5); split 2: 3 waves of 16 + 5 */
+  /* 256 tokens: 160 blocks take 2 waves of 132 x (32 + 5); split 2: 3
+   * waves of 16 + 5; 128 tokens at split 2: 5 waves of 16 + 5 */
   cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 512, 10240, 8192, &c));
   cr_assert(c.tokens == 256 && c.split_k == 2, "%d/%d", c.tokens, c.split_k);
   /* 3584 blocks (27.2 waves): no split pays */
@@ -213,7 +222,7 @@ Test(kernel_family, candidates_add_wgmma_on_sm_90_from_m_64) {
 
 Test(kernel_family, candidates_elsewhere_are_unchanged) {
   static fpx_wo_config c[FPX__TUNE_MAX_CANDIDATES], base[FPX__TUNE_MAX_CANDIDATES];
-  static const struct { size_t m; int sm; } cases[] = {{63, 90}, {1, 90}, {4096, 89}, {4096, 80}};
+  static const struct { size_t m; int sm; } cases[] = {{FPX__WGMMA_CANDIDATE_MIN_M - 1, 90}, {1, 90}, {4096, 89}, {4096, 80}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     const size_t nb = fpx__wo_candidates(cases[i].m, 4096, 4096, 132, base, FPX__TUNE_MAX_CANDIDATES);
     const size_t n = fpx__gemm_candidates(&bf16_key, cases[i].m, 4096, 4096, 132, cases[i].sm, c,

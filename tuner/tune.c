@@ -45,6 +45,7 @@
 typedef struct tune_job {
   size_t m_index;
   fpx_wo_config config;
+  int baseline; /* fpx_gemm's untuned choice: measured first, never skipped */
 } tune_job;
 
 /* Shared with the children (MAP_SHARED): what they learn for the parent. */
@@ -402,7 +403,8 @@ static int job(void *user, size_t index, double *out_value, double *out_aux) {
   const double t0 = now_s();
   fpx_status st = FPX_OK;
   if (s->shared->key_start[j->m_index] == 0) s->shared->key_start[j->m_index] = t0;
-  if (spec->budget_s > 0 && t0 - s->shared->key_start[j->m_index] > spec->budget_s) return 2;
+  if (!j->baseline && spec->budget_s > 0 && t0 - s->shared->key_start[j->m_index] > spec->budget_s)
+    return 2;
   fpx__gemm_call call = {s->ctx,
                     {sizeof(fpx_gemm_args), s->weights, spec->key.x_dtype, spec->key.y_dtype,
                      spec->ms[j->m_index], s->x, s->y_alloc + GUARD_BYTES, &j->config, s->x_scales, 0}};
@@ -422,6 +424,19 @@ static int noop_job(void *user, size_t index, double *out_value, double *out_aux
 }
 
 /* ---- the parent: plan, run, pick, store ----------------------------------- */
+
+/* Where fpx_gemm's untuned choice is a wgmma kernel, stage 1 measures the
+ * wgmma candidates first (stable), so a budget that runs out leaves the
+ * slower family's candidates unmeasured rather than the faster's. */
+static void wgmma_first(const fpx_wo_config *cand, size_t *idx, size_t n) {
+  size_t out = 0;
+  for (size_t q = 0; q < n; q++)
+    if (cand[idx[q]].kernel == 1) {
+      const size_t v = idx[q];
+      memmove(idx + out + 1, idx + out, (q - out) * sizeof *idx);
+      idx[out++] = v;
+    }
+}
 
 static fpx_status run_batch(tune_state *s, const tune_job *jobs, size_t count, fpx__sandbox_result *res) {
   s->jobs = jobs;
@@ -568,13 +583,17 @@ fpx_status fpx__tune_shape(const fpx__tune_spec *spec, fpx__tune_result *results
                                                                       s->shared->info.sm_count,
                                                                       s1_idx + i * FPX__TUNE_MAX_CANDIDATES)
                                                    : cand_counts[i];
+    /* the untuned choice first: a key whose budget runs out still has it,
+     * so a stored winner is never slower than what fpx_gemm runs untuned */
+    jobs[count++] = (tune_job){i, results[i].heuristic, 1};
+    if (results[i].heuristic.kernel == 1 && spec->strategy == FPX__TUNE_STAGED)
+      wgmma_first(cands[i], s1_idx + i * FPX__TUNE_MAX_CANDIDATES, n1);
     s1_first[i] = count;
     s1_count[i] = n1;
     for (size_t q = 0; q < n1; q++) {
       size_t c = spec->strategy == FPX__TUNE_STAGED ? s1_idx[i * FPX__TUNE_MAX_CANDIDATES + q] : q;
-      jobs[count++] = (tune_job){i, cands[i][c]};
+      jobs[count++] = (tune_job){i, cands[i][c], 0};
     }
-    jobs[count++] = (tune_job){i, results[i].heuristic};
   }
   st = run_batch(s, jobs, count, res);
   for (size_t q = 0; q < count; q++) tally(&results[jobs[q].m_index], &jobs[q], &res[q]);
@@ -588,7 +607,7 @@ fpx_status fpx__tune_shape(const fpx__tune_spec *spec, fpx__tune_result *results
       }
       size_t n2 = fpx__tune_stage2(cands[i], cand_counts[i], s1_idx + i * FPX__TUNE_MAX_CANDIDATES, s1_us,
                                    s1_count[i], idx);
-      for (size_t q = 0; q < n2; q++) jobs[count2++] = (tune_job){i, cands[i][idx[q]]};
+      for (size_t q = 0; q < n2; q++) jobs[count2++] = (tune_job){i, cands[i][idx[q]], 0};
     }
     memset(res, 0, total * sizeof *res);
     st = run_batch(s, jobs, count2, res);
