@@ -2,7 +2,8 @@
  * test_compile.c - kernel templates compile with NVRTC (no GPU needed) for
  * sm_80, sm_89 and sm_90a: every configuration of the weight-only space for
  * one format, and a representative format of every bit width 3..8 with both
- * activation dtypes; the no-driver path; configuration ids and hashes.
+ * activation dtypes; the benchmark's read-floor kernel; the no-driver path;
+ * configuration ids and hashes.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "compile.h"
 #include "config.h"
 #include "fpx.h"
+#include "read_floor.h"
 
 static const char *const archs[] = {"sm_80", "sm_89", "sm_90a"};
 
@@ -86,6 +88,18 @@ static void compile_fp8_activations(const char *arch) {
 }
 Test(compile, fp8_activations_sm_89, .timeout = 900) { compile_fp8_activations(archs[1]); }
 Test(compile, fp8_activations_sm_90a, .timeout = 900) { compile_fp8_activations(archs[2]); }
+
+/* The benchmark's read-floor kernel (templates/stream_read.cuh). */
+Test(compile, stream_read_every_arch, .timeout = 900) {
+  for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++) {
+    fpx__cubin cubin;
+    fpx_status st = fpx__compile(FPX__TEMPLATE_STREAM_READ, FPX__STREAM_READ_NAME, archs[a], &cubin);
+    cr_assert_eq(st, FPX_OK, "%s: %s", archs[a], fpx_last_error());
+    cr_assert_gt(cubin.size, 0);
+    cr_assert(strstr(cubin.lowered_name, "stream_read") != NULL, "%s", cubin.lowered_name);
+    fpx__cubin_free(&cubin);
+  }
+}
 
 Test(compile, bad_instance_reports_the_nvrtc_log) {
   fpx__cubin cubin;

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Turns the CSV of `fpx-tune bench --csv` into the Markdown tables of
 BENCHMARKS.md: geometric-mean speedup over cuBLAS per format and M, and the
-M = 1 bandwidth per shape, from the rows of fpx_gemm; with `--wgmma` rows
+M = 1 bandwidth per shape, from the rows of fpx_gemm; where the CSV has the
+read floor (read_floor_us), the M = 1 time against it and the speedup bound
+it sets (cuBLAS time / floor), per shape and as a geometric mean; with `--wgmma` rows
 (kernel column "wgmma"), also the geometric-mean speedup of each wgmma
 configuration over fpx_gemm, from the rows whose check passed.
 Usage: tools/bench-report.py BENCH.csv"""
@@ -37,6 +39,23 @@ for s in shapes:
     a = by[formats[0]]
     cells = ["%.1f us, %.0f%%" % (float(by[f]["fpx_us"]), float(by[f]["pct_of_copy"])) for f in formats]
     print("| %s | %s | %s | %s | %s |" % (s, a["N"], a["K"], " | ".join(cells), a["cublas_us"]))
+
+if rows and rows[0].get("read_floor_us"):
+    print()
+    print("| M=%d: fpx time / read floor (bound: cuBLAS / floor) | " % m1 + " | ".join(formats) + " |")
+    print("|---" * (len(formats) + 1) + "|")
+    bounds = collections.defaultdict(list)
+    for s in shapes:
+        by = {r["format"]: r for r in rows if r["shape"] == s and int(r["M"]) == m1}
+        cells = []
+        for f in formats:
+            r = by[f]
+            floor = float(r["read_floor_us"])
+            bound = float(r["cublas_us"]) / floor
+            bounds[f].append(bound)
+            cells.append("%.2f (%.2fx)" % (float(r["fpx_us"]) / floor, bound))
+        print("| %s | %s |" % (s, " | ".join(cells)))
+    print("| geometric mean of the bound | %s |" % " | ".join("%.2fx" % geo(bounds[f]) for f in formats))
 
 if wgmma:
     base = {(r["format"], r["shape"], r["M"]): float(r["fpx_us"]) for r in rows}

@@ -27,6 +27,9 @@
  * output is first compared with fpx_gemm's on the same inputs (both
  * outputs poisoned before), then it is timed like fpx_gemm and reported as
  * a row of its own (config "wgmma:TOKENS/STAGES", CSV kernel "wgmma").
+ *
+ * Every format and shape also gets its read floor (read_floor.h): the time
+ * to stream its packed weights once, nothing else, by the same method.
  */
 #include <errno.h>
 #include <math.h>
@@ -49,6 +52,7 @@
 #include "error.h"
 #include "layout.h"
 #include "timing.h"
+#include "read_floor.h"
 
 enum {
   WARMUPS = 3,
@@ -123,8 +127,12 @@ void fpx__cli_bench_usage(FILE *out) {
           "columns: format, shape, N, K, M, config (warps_n/warps_k/m_tiles/split_k),\n"
           "fpx and cuBLAS median microseconds, speedup (cuBLAS time / fpx time),\n"
           "with FP8 activations the cuBLASLt FP8 time and vs_fp8 (its time / fpx\n"
-          "time), weight GB/s and its percentage of the measured copy bandwidth;\n"
-          "then the geometric mean speedups over the shapes per format and M. The\n"
+          "time), weight GB/s and its percentage of the measured copy bandwidth,\n"
+          "floor_us: the read floor of the shape's packed weights (the time to read\n"
+          "them once with the kernels' weight loads and nothing else, same method;\n"
+          "cuBLAS time / floor_us bounds the speedup of any kernel that reads the\n"
+          "weights); then the geometric mean speedups over the shapes per format\n"
+          "and M. The\n"
           "CSV has every column (fp8_baseline_us, fp8_speedup, fp8_scaling empty\n"
           "when not measured).\n"
           "\n"
@@ -296,6 +304,7 @@ typedef struct bench_row {
   size_t weight_bytes;
   const char *check;      /* wgmma rows: "ok", "MISMATCH", "ERROR"; else NULL */
   double rel_diff;        /* wgmma rows that were compared: max|diff| / max|ref| */
+  double floor_us;        /* read floor of the packed weights; 0: not measured */
 } bench_row;
 
 static void print_row(bench_run *b, const bench_row *r) {
@@ -317,6 +326,8 @@ static void print_row(bench_run *b, const bench_row *r) {
   }
   if (timed) printf(" %9.1f %6.1f%%", gbps, pct);
   else printf(" %9s %7s", "-", "-");
+  if (r->floor_us > 0) printf(" %8.2f", r->floor_us);
+  else printf(" %8s", "-");
   if (b->o->wgmma.count > 0) {
     if (r->check == NULL) printf("  ref");
     else if (compared) printf("  %s %.1e", r->check, r->rel_diff);
@@ -345,7 +356,9 @@ static void print_row(bench_run *b, const bench_row *r) {
     fprintf(b->csv, ",,,");
   }
   fprintf(b->csv, "%s,%s,", r->kernel, r->check ? r->check : "");
-  if (compared) fprintf(b->csv, "%.3e\n", r->rel_diff);
+  if (compared) fprintf(b->csv, "%.3e,", r->rel_diff);
+  else fprintf(b->csv, ",");
+  if (r->floor_us > 0) fprintf(b->csv, "%.3f\n", r->floor_us);
   else fprintf(b->csv, "\n");
 }
 
@@ -536,6 +549,10 @@ static fpx_status cli_shape_all(bench_run *b, const cli_shape *s) {
     cli_wgmma_valid(&o->wgmma, &key, s == &o->p.shapes[0] ? "bench" : NULL, wgmma_ok);
     FPX_TRY(fpx__random_weights(b->ctx, o->p.formats[f], o->p.group, s->n, s->k, &b->rng, NULL, &weights,
                          &weight_bytes));
+    double floor_us = 0;
+    FPX_TRY(fpx__read_floor_us(b->ctx, &b->timer, weights->packed,
+                               fpx_tiled_packed_size(o->p.formats[f], s->n, s->k), b->dev.sm_count,
+                               o->iters, &floor_us));
     for (size_t i = 0; i < o->p.m_count; i++) {
       fpx__gemm_call a = {b->ctx,
                           {sizeof(fpx_gemm_args), weights, o->p.act, b->dense, o->p.ms[i], b->fp8 ? x8 : x, y,
@@ -551,13 +568,17 @@ static fpx_status cli_shape_all(bench_run *b, const cli_shape *s) {
       {
         const fpx__wo_key key = {weights->format, a.args.x_dtype, a.args.y_dtype, weights->group_size};
         fpx__wgmma_config auto_wg;
+        /* "auto:" only where fpx_gemm runs the automatic choice (a tuned
+         * winner shows as itself) */
         if (!explicit_cfg &&
-            fpx__gemm_wgmma_choice(b->ctx, &key, o->p.ms[i], weights->n, weights->k, &auto_wg))
+            fpx__gemm_wgmma_choice(b->ctx, &key, o->p.ms[i], weights->n, weights->k, &auto_wg) &&
+            cfg.kernel == 1 && cfg.tokens == auto_wg.tokens && cfg.stages == auto_wg.stages &&
+            cfg.split_k == auto_wg.split_k)
           snprintf(cfg_buf, sizeof cfg_buf, "auto:wgmma%d/%d/%d", auto_wg.tokens, auto_wg.stages,
                    auto_wg.split_k);
       }
       const bench_row row = {info.name, s, o->p.ms[i], cfg_buf, "fpx_gemm", us, blas_us[i], lt_us[i],
-                             weight_bytes, NULL, 0};
+                             weight_bytes, NULL, 0, floor_us};
       print_row(b, &row);
       FPX_TRY(wgmma_point(b, f, i, s, &a, wgmma_ok, wgmma_failed, &wb, row));
       if (blas_us[i] > 0) {
@@ -680,13 +701,13 @@ static void print_header(const bench_run *b) {
   printf("%-6s %-16s %6s %6s %5s %-11s %10s %10s %8s", "format", "shape", "N", "K", "M", "config",
          "fpx_us", "cublas_us", "speedup");
   if (b->fp8) printf(" %10s %7s", "lt_fp8_us", "vs_fp8");
-  printf(" %9s %7s", "weight_GB/s", "%copy");
+  printf(" %9s %7s %8s", "weight_GB/s", "%copy", "floor_us");
   if (o->wgmma.count > 0) printf("  check");
   printf("\n");
   if (b->csv != NULL)
     fprintf(b->csv, "gpu,format,act,group,shape,N,K,M,config,fpx_us,cublas_us,speedup,"
                     "weight_bytes,weight_GBps,copy_GBps,pct_of_copy,fp8_baseline_us,fp8_speedup,"
-                    "fp8_scaling,kernel,check,check_rel_diff\n");
+                    "fp8_scaling,kernel,check,check_rel_diff,read_floor_us\n");
 }
 
 /* Probes one scaling mode of the FP8 baseline on a small problem: plans
