@@ -112,22 +112,26 @@ static int usable(const fpx_ctx *ctx, const fpx_wo_config *c) {
 }
 
 /* The automatic wgmma rule (fpx__gemm_wgmma_choice) replaces a
- * configuration from a fallback; exact winners run as stored. */
+ * configuration from a fallback (another M bucket's winner, the heuristic);
+ * winners of the exact M bucket, user or shipped, run as stored. */
 static void apply_wgmma_rule(const fpx_ctx *ctx, const fpx__wo_key *key, size_t m, size_t n,
-                             size_t k, fpx__config_source source, fpx_wo_config *cfg) {
+                             size_t k, fpx__config_source source, int exact_bucket,
+                             fpx_wo_config *cfg) {
   fpx__wgmma_config w;
   if (source != FPX__SRC_USER_NEAREST && source != FPX__SRC_SHIPPED && source != FPX__SRC_HEURISTIC)
     return;
+  if (source == FPX__SRC_SHIPPED && exact_bucket) return;
   if (!fpx__gemm_wgmma_choice(ctx, key, m, n, k, &w)) return;
   *cfg = (fpx_wo_config){.kernel = 1, .split_k = w.split_k, .tokens = w.tokens, .stages = w.stages};
 }
 
 /* Slow path: the lookup order, without the in-process table. */
 static fpx__config_source lookup(fpx_ctx *ctx, const fpx__wo_key *key, size_t m, size_t n,
-                                 size_t k, int bucket, fpx_wo_config *out) {
+                                 size_t k, int bucket, fpx_wo_config *out, int *exact_bucket) {
   fpx__cache_key ck;
   fpx__cache_winner w;
   int found = 0;
+  *exact_bucket = 0;
   fpx__cache_key_for(&ctx->info, key, n, k, bucket, &ck);
   if (ctx->user_db != NULL) {
     if (fpx__cache_get_winner(ctx->user_db, &ck, &w, &found) == FPX_OK && found &&
@@ -146,6 +150,7 @@ static fpx__config_source lookup(fpx_ctx *ctx, const fpx__wo_key *key, size_t m,
     if (fpx__cache_list_winners(ctx->shipped_db, shipped_visit, &s) == FPX_OK && s.best_distance >= 0 &&
         usable(ctx, &s.config)) {
       *out = s.config;
+      *exact_bucket = s.best_distance == 0;
       return FPX__SRC_SHIPPED;
     }
   }
@@ -212,9 +217,10 @@ fpx_status fpx__ctx_resolve_config(fpx_ctx *ctx, const fpx__wo_key *key, size_t 
   }
   /* first call of this key: the database lookups, then remember */
   fpx_wo_config cfg;
-  const fpx__config_source source = lookup(ctx, key, m, n, k, bucket, &cfg);
+  int exact_bucket;
+  const fpx__config_source source = lookup(ctx, key, m, n, k, bucket, &cfg, &exact_bucket);
   fpx__error_clear(); /* a missing or unusable entry is not the call's failure */
-  apply_wgmma_rule(ctx, key, m, n, k, source, &cfg);
+  apply_wgmma_rule(ctx, key, m, n, k, source, exact_bucket, &cfg);
   if (2 * (ctx->tuned_count + 1) > ctx->tuned_capacity) FPX_TRY(grow(ctx));
   fpx__tuned_entry *e = find_slot(ctx->tuned, ctx->tuned_capacity, id, (int64_t)n, (int64_t)k, bucket);
   *e = (fpx__tuned_entry){id, (int64_t)n, (int64_t)k, bucket, 1, cfg, source};

@@ -134,15 +134,52 @@ __device__ __forceinline__ fpx_u32 code_pair(const fpx_u32 *w, int q) {
   return c;
 }
 
-/* Two codes (one per 16-bit half) -> FP16 or BF16 bit patterns of
- * value * 2^(bias - 15) (FP16) or value * 2^(bias - 127) (BF16). */
+/* Register pair q -> FP16 or BF16 bit patterns of value * 2^(bias - 15)
+ * (FP16) or value * 2^(bias - 127) (BF16), placed straight from the plane
+ * words without assembling the codes (the same placement as
+ * weight_only.cuh's place_pair: the templates compile on their own). Per
+ * plane: the field shifted to its target bits and merged; the plane with
+ * the sign makes its magnitude and sign copies with one integer multiply by
+ * 2^a + 2^b where the copies cannot overlap (P <= b - a <= 16 - P: BF16
+ * targets up to 7 bits), after a shift right by 8 where a copy would shift
+ * right, then one mask. */
+__device__ __forceinline__ fpx_u32 shift_signed(fpx_u32 x, int s) { return s >= 0 ? x << s : x >> -s; }
+
+template <typename F, int P, int MAG_SHIFT>
+__device__ __forceinline__ fpx_u32 place_plane16(const fpx_u32 *w, int q) {
+  constexpr int pairs_per_word = 16 / P;
+  constexpr int cs = F::plane_code_shift(P);
+  constexpr bool has_sign = cs + P == F::BITS;
+  constexpr int mag_bits = has_sign ? P - 1 : P;
+  constexpr fpx_u32 mag_mask = (((1u << mag_bits) - 1) << (cs + MAG_SHIFT)) * 0x10001u;
+  constexpr fpx_u32 sign_mask = 0x80008000u;
+  const fpx_u32 word = w[F::plane_word_offset(P) + q / pairs_per_word];
+  const int pos = (q % pairs_per_word) * P;
+  const int a = cs + MAG_SHIFT - pos, b = 15 - (pos + P - 1);
+  if (has_sign && mag_bits > 0 && b - a >= P && b - a <= 16 - P) {
+    const int pre = a < 0 || b < 0 ? 8 : 0;
+    if (a + pre >= 0 && b + pre >= 0 && pos >= pre) {
+      const fpx_u32 field = (((1u << P) - 1) << (pos - pre)) * 0x10001u;
+      const fpx_u32 both = ((word >> pre) & field) * ((1u << (a + pre)) + (1u << (b + pre)));
+      return both & (mag_mask | sign_mask);
+    }
+  }
+  fpx_u32 v = 0;
+  if (mag_bits > 0) v = shift_signed(word, a) & mag_mask;
+  if (has_sign) v |= shift_signed(word, b) & sign_mask;
+  return v;
+}
+
 template <int E, int M, int ACT_BF16>
-__device__ __forceinline__ fpx_u32 place_pair16(fpx_u32 c) {
-  constexpr int BITS = 1 + E + M;
-  constexpr int SIGN_SHIFT = 16 - BITS; /* sign bit -> bit 15 */
-  constexpr fpx_u32 MAG_MASK = ((1u << (BITS - 1)) - 1) * 0x10001u;
+__device__ __forceinline__ fpx_u32 place_pair16(const fpx_u32 *w, int q) {
+  typedef Format<E, M> F;
   constexpr int MAG_SHIFT = ACT_BF16 ? 7 - M : 10 - M;
-  return ((c << SIGN_SHIFT) & 0x80008000u) | ((c & MAG_MASK) << MAG_SHIFT);
+  fpx_u32 v = 0;
+  if (F::BITS & 8) v |= place_plane16<F, 8, MAG_SHIFT>(w, q);
+  if (F::BITS & 4) v |= place_plane16<F, 4, MAG_SHIFT>(w, q);
+  if (F::BITS & 2) v |= place_plane16<F, 2, MAG_SHIFT>(w, q);
+  if (F::BITS & 1) v |= place_plane16<F, 1, MAG_SHIFT>(w, q);
+  return v;
 }
 
 /* Four codes (one per byte) -> FP8 bit patterns with TM mantissa bits (3:
@@ -566,7 +603,7 @@ __global__ void __launch_bounds__(384, 1)
           } else {
 #pragma unroll
             for (int r = 0; r < 4; r++) {
-              ab[j][r] = place_pair16<E, M, ACT>(code_pair<F>(wr, 4 * step + r));
+              ab[j][r] = place_pair16<E, M, ACT>(wr, 4 * step + r);
               if (ACT == 1) ab[j][r] = bf16x2_mul(ab[j][r], BF16_SCALE | (BF16_SCALE << 16));
             }
           }

@@ -441,7 +441,7 @@ static void free_ctx(fpx_ctx *ctx) {
   free(ctx);
 }
 
-static void put(fpx_ctx *ctx, int bucket, fpx_wo_config c) {
+static void put_in(fpx__cache *db, fpx_ctx *ctx, int bucket, fpx_wo_config c) {
   fpx__cache_winner w;
   memset(&w, 0, sizeof w);
   fpx__cache_key_for(&ctx->info, &bf16_key, 4096, 4096, bucket, &w.key);
@@ -450,8 +450,10 @@ static void put(fpx_ctx *ctx, int bucket, fpx_wo_config c) {
   w.check_tolerance = 1;
   w.tuned_at = 1;
   snprintf(w.candidates_checksum, sizeof w.candidates_checksum, "0");
-  cr_assert_eq(fpx__cache_put_winner(ctx->user_db, &w), FPX_OK, "%s", fpx_last_error());
+  cr_assert_eq(fpx__cache_put_winner(db, &w), FPX_OK, "%s", fpx_last_error());
 }
+
+static void put(fpx_ctx *ctx, int bucket, fpx_wo_config c) { put_in(ctx->user_db, ctx, bucket, c); }
 
 static fpx_wo_config resolve(fpx_ctx *ctx, size_t m) {
   fpx_wo_config c;
@@ -508,5 +510,20 @@ Test(kernel_family_db, a_stored_wgmma_winner_is_skipped_off_sm_90) {
   const fpx_wo_config c = resolve(ctx, 64);
   cr_assert_eq(c.kernel, 0);
   cr_assert_eq(ctx->source_calls[FPX__SRC_USER_EXACT], 0);
+  free_ctx(ctx);
+}
+
+/* A shipped winner of the exact M bucket runs as stored; one of another
+ * bucket is a fallback and gets the automatic wgmma choice. */
+Test(kernel_family_db, shipped_exact_winners_run_as_stored) {
+  fpx_ctx *ctx = fake_ctx("", 90);
+  cr_assert_not_null(ctx->shipped_db);
+  put_in(ctx->shipped_db, ctx, 64, (fpx_wo_config){2, 2, 8, 1, 0, 0, 0});
+  fpx_wo_config c = resolve(ctx, 64);
+  cr_assert(c.kernel == 0 && c.warps_n == 2 && c.warps_k == 2 && c.m_tiles == 8, "%d", c.kernel);
+  cr_assert_eq(ctx->source_calls[FPX__SRC_SHIPPED], 1);
+  c = resolve(ctx, 128);
+  cr_assert_eq(c.kernel, 1);
+  cr_assert_eq(ctx->source_calls[FPX__SRC_SHIPPED], 2);
   free_ctx(ctx);
 }
