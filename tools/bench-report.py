@@ -40,7 +40,7 @@ for s in shapes:
     cells = ["%.1f us, %.0f%%" % (float(by[f]["fpx_us"]), float(by[f]["pct_of_copy"])) for f in formats]
     print("| %s | %s | %s | %s | %s |" % (s, a["N"], a["K"], " | ".join(cells), a["cublas_us"]))
 
-if rows and rows[0].get("read_floor_us"):
+if m1 == 1 and rows and rows[0].get("read_floor_us"):
     print()
     print("| M=%d: fpx time / read floor (bound: cuBLAS / floor) | " % m1 + " | ".join(formats) + " |")
     print("|---" * (len(formats) + 1) + "|")
