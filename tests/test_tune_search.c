@@ -136,3 +136,30 @@ Test(tune_search, ties_go_to_the_first_candidate_and_budget_is_kept) {
   cr_assert_eq(o.measured, 7);
   cr_assert_eq(memcmp(&o.best, &c[0], sizeof o.best), 0);
 }
+
+/* Where the untuned choice is wgmma, stage 1 puts the wgmma candidates first,
+ * each family in its former order, and keeps every index. */
+Test(tune_search, wgmma_candidates_first_keeps_order_and_indices) {
+  static fpx_wo_config c[FPX__TUNE_MAX_CANDIDATES];
+  static size_t idx[FPX__TUNE_MAX_CANDIDATES];
+  const fpx__wo_key key = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
+  const size_t n = fpx__gemm_candidates(&key, 512, 4096, 4096, 132, 90, c, FPX__TUNE_MAX_CANDIDATES);
+  const size_t n1 = fpx__tune_stage1(c, n, 512, 4096, 132, idx);
+  size_t wg = 0, first_mma = n1;
+  for (size_t i = 0; i < n1; i++) {
+    if (c[idx[i]].kernel == 1) wg++;
+    else if (first_mma == n1) first_mma = i;
+  }
+  cr_assert(wg > 0 && first_mma < wg, "the plan starts with mma.sync candidates");
+  size_t before[FPX__TUNE_MAX_CANDIDATES];
+  memcpy(before, idx, n1 * sizeof *idx);
+  fpx__tune_wgmma_first(c, idx, n1);
+  for (size_t i = 0; i < n1; i++) cr_assert_eq(c[idx[i]].kernel == 1, i < wg, "position %zu", i);
+  /* stable: each family's indices ascend as before (stage 1 lists ascend) */
+  for (size_t i = 1; i < n1; i++)
+    if (i != wg) cr_assert_lt(idx[i - 1], idx[i]);
+  /* a permutation of the former plan */
+  size_t sum_before = 0, sum_after = 0;
+  for (size_t i = 0; i < n1; i++) sum_before += before[i], sum_after += idx[i];
+  cr_assert_eq(sum_before, sum_after);
+}

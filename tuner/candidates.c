@@ -98,6 +98,16 @@ size_t fpx__tune_stage2(const fpx_wo_config *cand, size_t count, const size_t *s
   return n;
 }
 
+void fpx__tune_wgmma_first(const fpx_wo_config *cand, size_t *idx, size_t n) {
+  size_t out = 0;
+  for (size_t q = 0; q < n; q++)
+    if (cand[idx[q]].kernel == 1) {
+      const size_t v = idx[q];
+      memmove(idx + out + 1, idx + out, (q - out) * sizeof *idx);
+      idx[out++] = v;
+    }
+}
+
 fpx_status fpx__tune_search(fpx__tune_strategy strategy, const fpx_wo_config *cand,
                             size_t count, size_t m, size_t n, int sm_count,
                             fpx__tune_measure measure, void *user, size_t budget,

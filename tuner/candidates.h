@@ -37,6 +37,11 @@ size_t fpx__tune_stage1(const fpx_wo_config *cand, size_t count, size_t m, size_
                         size_t *out_idx);
 size_t fpx__tune_stage2(const fpx_wo_config *cand, size_t count, const size_t *s1_idx,
                         const double *s1_us, size_t s1_count, size_t *out_idx);
+/* Reorders idx[0..n-1] (candidate indices) so that the wgmma candidates
+ * (kernel 1) come first, each group in its former order: where fpx_gemm's
+ * untuned choice is a wgmma kernel, a time budget that runs out then leaves
+ * the slower family's candidates unmeasured rather than the faster's. */
+void fpx__tune_wgmma_first(const fpx_wo_config *cand, size_t *idx, size_t n);
 
 typedef struct fpx__tune_outcome {
   fpx_wo_config best;

@@ -425,19 +425,6 @@ static int noop_job(void *user, size_t index, double *out_value, double *out_aux
 
 /* ---- the parent: plan, run, pick, store ----------------------------------- */
 
-/* Where fpx_gemm's untuned choice is a wgmma kernel, stage 1 measures the
- * wgmma candidates first (stable), so a budget that runs out leaves the
- * slower family's candidates unmeasured rather than the faster's. */
-static void wgmma_first(const fpx_wo_config *cand, size_t *idx, size_t n) {
-  size_t out = 0;
-  for (size_t q = 0; q < n; q++)
-    if (cand[idx[q]].kernel == 1) {
-      const size_t v = idx[q];
-      memmove(idx + out + 1, idx + out, (q - out) * sizeof *idx);
-      idx[out++] = v;
-    }
-}
-
 static fpx_status run_batch(tune_state *s, const tune_job *jobs, size_t count, fpx__sandbox_result *res) {
   s->jobs = jobs;
   s->job_count = count;
@@ -587,7 +574,7 @@ fpx_status fpx__tune_shape(const fpx__tune_spec *spec, fpx__tune_result *results
      * so a stored winner is never slower than what fpx_gemm runs untuned */
     jobs[count++] = (tune_job){i, results[i].heuristic, 1};
     if (results[i].heuristic.kernel == 1 && spec->strategy == FPX__TUNE_STAGED)
-      wgmma_first(cands[i], s1_idx + i * FPX__TUNE_MAX_CANDIDATES, n1);
+      fpx__tune_wgmma_first(cands[i], s1_idx + i * FPX__TUNE_MAX_CANDIDATES, n1);
     s1_first[i] = count;
     s1_count[i] = n1;
     for (size_t q = 0; q < n1; q++) {
