@@ -110,8 +110,8 @@ void fpx__wo_config_default(size_t m, size_t n, size_t k, int sm_count,
   const size_t m_blocks = (m + 8 * (size_t)out->m_tiles - 1) / (8 * (size_t)out->m_tiles);
   const size_t warps = (n_tiles + (size_t)out->warps_n - 1) / (size_t)out->warps_n * m_blocks *
                        (size_t)out->warps_k;
-  /* split K until about 8 warps per SM (16 split where the H200 sweep's
-   * M <= 8 winners did not) */
+  /* split K until about 8 warps per SM (with 16, K was split where the
+   * H200 sweep's M <= 8 winners kept it whole) */
   const size_t target = (size_t)(sm_count > 0 ? sm_count : 132) * 8;
   size_t split = warps >= target ? 1 : (target + warps - 1) / warps;
   /* each K warp of each split keeps at least two column blocks */
@@ -315,7 +315,7 @@ static int wgmma_wave_split(size_t blocks, size_t sms, size_t k, double *cost) {
 /* Time of one column block of a wgmma block with T tokens against one of
  * 128 tokens (dequantization is shared by the tokens, the MMAs are not):
  * fitted to the H200 tuning sweep of the llama3 shapes with BF16
- * activations (NOTES-PERF.md, "automatic choice from the tuning sweep"). */
+ * activations (NOTES-PERF.md, "Tuning sweep, automatic choice, ...", 2). */
 static double wgmma_tokens_cost(int tokens) { return tokens == 64 ? 0.68 : tokens == 128 ? 1.0 : 1.55; }
 
 /* Where the wgmma family starts to beat the mma.sync family's fallback
