@@ -2,8 +2,8 @@
  * stream_read.cuh - the read floor of the benchmark: reads a buffer once
  * with the loads the GEMM kernels use for packed weights (16 bytes,
  * L1 no-allocate, L2 evict-first) and nothing else. Its time, under the
- * benchmark's method, bounds what any kernel that reads those bytes once
- * can reach. Self-contained: no toolkit headers; sm_80 and later.
+ * benchmark's method, is what a kernel streaming those bytes with these
+ * loads can approach. Self-contained: no toolkit headers; sm_80 and later.
  *
  * Grid-stride over 16-byte words, UNROLL independent loads in flight per
  * thread; the words are folded with XOR and written only when the fold

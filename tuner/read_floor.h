@@ -1,8 +1,9 @@
 /*
  * read_floor.h - the benchmark's read floor: the time to read a device
  * buffer once with the GEMM kernels' weight loads (templates/stream_read.cuh),
- * under the same timing method. cuBLAS time / read floor is the largest
- * speedup any kernel that reads those bytes once can show.
+ * under the same timing method. cuBLAS time / read floor is the speedup of
+ * a GEMM as fast as that read: a measured bound for kernels that stream the
+ * weights with these loads.
  */
 #ifndef FPX_TUNER_READ_FLOOR_H
 #define FPX_TUNER_READ_FLOOR_H
