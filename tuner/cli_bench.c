@@ -570,11 +570,13 @@ static fpx_status cli_shape_all(bench_run *b, const cli_shape *s) {
         /* "auto:" only where fpx_gemm runs the automatic choice (a tuned
          * winner shows as itself) */
         if (!explicit_cfg &&
-            fpx__gemm_wgmma_choice(b->ctx, &key, o->p.ms[i], weights->n, weights->k, &auto_wg) &&
-            cfg.kernel == 1 && cfg.tokens == auto_wg.tokens && cfg.stages == auto_wg.stages &&
-            cfg.split_k == auto_wg.split_k)
-          snprintf(cfg_buf, sizeof cfg_buf, "auto:wgmma%d/%d/%d", auto_wg.tokens, auto_wg.stages,
-                   auto_wg.split_k);
+            fpx__gemm_wgmma_choice(b->ctx, &key, o->p.ms[i], weights->n, weights->k, &auto_wg)) {
+          const fpx_wo_config chosen = {.kernel = 1, .split_k = auto_wg.split_k,
+                                        .tokens = auto_wg.tokens, .stages = auto_wg.stages};
+          if (fpx__wo_config_equal(&cfg, &chosen))
+            snprintf(cfg_buf, sizeof cfg_buf, "auto:wgmma%d/%d/%d", auto_wg.tokens, auto_wg.stages,
+                     auto_wg.split_k);
+        }
       }
       const bench_row row = {info.name, s, o->p.ms[i], cfg_buf, "fpx_gemm", us, blas_us[i], lt_us[i],
                              weight_bytes, NULL, 0, floor_us};
