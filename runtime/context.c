@@ -81,8 +81,6 @@ FPX_API fpx_status fpx_ctx_create(const fpx_ctx_options *options, fpx_ctx **out_
   fpx__ctx_open_databases(ctx, cache_path);
   ctx->tune_on_first_use = options != NULL && (options->flags & FPX_CTX_TUNE_ON_FIRST_USE);
   ctx->no_wgmma = options != NULL && (options->flags & FPX_CTX_NO_WGMMA);
-  const char *cluster_env = getenv("FPX_WGMMA_CLUSTER");
-  ctx->wgmma_cluster = cluster_env != NULL && strcmp(cluster_env, "1") == 0 ? 1 : 2;
   *out_ctx = ctx;
   return FPX_OK;
 fail:

@@ -73,8 +73,6 @@ struct fpx_ctx {
   int log_fallbacks;        /* FPX_LOG=1 */
   int tune_on_first_use;    /* FPX_CTX_TUNE_ON_FIRST_USE */
   int no_wgmma;             /* FPX_CTX_NO_WGMMA */
-  int wgmma_cluster;        /* CTAs per cluster of the wgmma family, 1 or 2
-                             * (2 unless FPX_WGMMA_CLUSTER=1) */
 };
 
 struct fpx_weights {

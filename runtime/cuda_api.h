@@ -31,7 +31,6 @@
   X(cuModuleGetFunction)        \
   X(cuFuncSetAttribute)         \
   X(cuLaunchKernel)             \
-  X(cuLaunchKernelEx)           \
   X(cuMemAlloc)                 \
   X(cuMemFree)                  \
   X(cuMemcpyHtoD)               \

@@ -10,7 +10,6 @@
 #include "wgmma_gemm.h"
 
 #include <limits.h>
-#include <string.h>
 
 #include "dtype.h"
 #include "error.h"
@@ -83,14 +82,13 @@ fail:
 }
 
 /* Tensor map of the permuted X of `rows` rows of `row_bytes` bytes at xp:
- * boxes of 128 bytes x box_rows rows (a block's tokens, or half of them
- * when a cluster of 2 shares them), 128-byte swizzle, zeros outside. */
+ * boxes of 128 bytes x tokens rows, 128-byte swizzle, zeros outside. */
 static fpx_status encode_x_map(fpx_ctx *ctx, CUdeviceptr xp, size_t rows, size_t row_bytes,
-                               int x_size, int box_rows, CUtensorMap *map) {
+                               int x_size, int tokens, CUtensorMap *map) {
   fpx_status st = FPX_OK;
   const cuuint64_t dims[2] = {row_bytes / (size_t)x_size, rows};
   const cuuint64_t strides[1] = {row_bytes};
-  const cuuint32_t box[2] = {128u / (cuuint32_t)x_size, (cuuint32_t)box_rows};
+  const cuuint32_t box[2] = {128u / (cuuint32_t)x_size, (cuuint32_t)tokens};
   const cuuint32_t element_strides[2] = {1, 1};
   FPX_CU(ctx->cu, cuTensorMapEncodeTiled(
                       map, x_size == 1 ? CU_TENSOR_MAP_DATA_TYPE_UINT8 : CU_TENSOR_MAP_DATA_TYPE_UINT16,
@@ -149,10 +147,6 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
   const size_t chunk_y = (chunk_rows + tokens - 1) / tokens;
   const size_t x_bytes = (chunk_rows * row_bytes + 255) / 256 * 256;
   const unsigned grid_x = (unsigned)((w->n + FPX__WGMMA_BLOCK_ROWS - 1) / FPX__WGMMA_BLOCK_ROWS);
-  /* neighbouring blocks along x share their X stages in a cluster of 2
-   * (each copies half and multicasts it), which halves the X traffic from
-   * L2; an odd grid runs without clusters */
-  const unsigned cluster = ctx->wgmma_cluster == 2 && grid_x % 2 == 0 ? 2u : 1u;
   CUdeviceptr xp = 0, counters = 0;
   FPX_TRY(fpx__ctx_workspace(ctx, stream, x_bytes + chunk_y * tile_partial_bytes,
                              split > 1 ? (size_t)grid_x * chunk_y : 1, &xp, &counters));
@@ -169,31 +163,14 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
                                    (unsigned)(rows < 65535 ? rows : 65535), 1, 256, 1, 1, 0, stream,
                                    permute_params, NULL));
     CUtensorMap map;
-    FPX_TRY(encode_x_map(ctx, xp, rows, row_bytes, x_size, cfg->tokens / (int)cluster, &map));
+    FPX_TRY(encode_x_map(ctx, xp, rows, row_bytes, x_size, cfg->tokens, &map));
     CUdeviceptr y = args->y + m0 * w->n * y_size;
     CUdeviceptr x_scales = !fp8 ? 0 : args->x_scales + (per_tensor ? 0 : m0 * sizeof(float));
     const unsigned grid_y = (unsigned)((rows + tokens - 1) / tokens);
     void *params[] = {(void *)&w->packed, &map, (void *)&w->scales, &x_scales, &y, &m, &n, &k,
                       &per_tensor, &partials, &counters};
-    CUlaunchAttribute attr;
-    memset(&attr, 0, sizeof attr);
-    attr.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
-    attr.value.clusterDim.x = cluster;
-    attr.value.clusterDim.y = 1;
-    attr.value.clusterDim.z = 1;
-    CUlaunchConfig launch;
-    memset(&launch, 0, sizeof launch);
-    launch.gridDimX = grid_x;
-    launch.gridDimY = grid_y;
-    launch.gridDimZ = split;
-    launch.blockDimX = FPX__WGMMA_THREADS;
-    launch.blockDimY = 1;
-    launch.blockDimZ = 1;
-    launch.sharedMemBytes = (unsigned)smem;
-    launch.hStream = stream;
-    launch.attrs = &attr;
-    launch.numAttrs = 1;
-    FPX_CU(ctx->cu, cuLaunchKernelEx(&launch, gemm, params, NULL));
+    FPX_CU(ctx->cu, cuLaunchKernel(gemm, grid_x, grid_y, split, FPX__WGMMA_THREADS, 1, 1,
+                                   (unsigned)smem, stream, params, NULL));
   }
 fail:
   return st;

@@ -272,62 +272,6 @@ __device__ __forceinline__ void tma_load_2d(fpx_u32 dst, const TensorMap *map, i
       : "memory");
 }
 
-/* The same box, multicast: written at dst's offset in the shared memory of
- * every CTA of the cluster in cta_mask, completion counted on the barrier at
- * bar's offset in each of them. */
-__device__ __forceinline__ void tma_load_2d_multicast(fpx_u32 dst, const TensorMap *map, int col,
-                                                      int row, fpx_u32 bar, unsigned short cta_mask) {
-  asm volatile(
-      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
-      ".multicast::cluster [%0], [%1, {%2, %3}], [%4], %5;" ::"r"(dst),
-      "l"((fpx_u64)map), "r"(col), "r"(row), "r"(bar), "h"(cta_mask)
-      : "memory");
-}
-
-/* ---- clusters ---------------------------------------------------------- */
-
-__device__ __forceinline__ fpx_u32 cluster_size() {
-  fpx_u32 r;
-  asm("mov.u32 %0, %%cluster_nctarank;" : "=r"(r));
-  return r;
-}
-
-__device__ __forceinline__ fpx_u32 cluster_rank() {
-  fpx_u32 r;
-  asm("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
-  return r;
-}
-
-/* Every thread of every CTA of the cluster, exited or not, must reach it:
- * the kernel returns no thread before its last one. */
-__device__ __forceinline__ void cluster_sync() {
-  asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;" ::: "memory");
-}
-
-/* Makes barrier initializations visible to the other CTAs of the cluster. */
-__device__ __forceinline__ void fence_barrier_init() {
-  asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-}
-
-/* The address of the same shared-memory offset in the cluster's CTA `rank`. */
-__device__ __forceinline__ fpx_u32 cluster_map(fpx_u32 addr, fpx_u32 rank) {
-  fpx_u32 r;
-  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(r) : "r"(addr), "r"(rank));
-  return r;
-}
-
-/* Arrives on a barrier of another CTA of the cluster (an address from
- * cluster_map) when pred is nonzero; predicated, as mbar_arrive_if. The
- * default semantics (release at CTA scope), as for the local arrival: the
- * wgmmas that read the stage have retired by then. */
-__device__ __forceinline__ void mbar_arrive_remote_if(fpx_u32 bar, int pred) {
-  asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %1, 0;\n"
-      "@p mbarrier.arrive.shared::cluster.b64 _, [%0];\n}\n" ::"r"(bar),
-      "r"(pred)
-      : "memory");
-}
-
 __device__ __forceinline__ fpx_u32 load_word(const fpx_u32 *p) {
   fpx_u32 v;
   asm volatile("ld.global.nc.u32 %0, [%1];" : "=r"(v) : "l"(p));
@@ -568,45 +512,30 @@ __global__ void __launch_bounds__(384, 1)
   const int kb_end = (int)((long long)(blockIdx.z + 1) * k_blocks / split_k);
   const int n_stages = (kb_end - kb_begin) * STAGES_PER_BLOCK;
 
-  /* a cluster of 2 CTAs (neighbours along x: the same tokens, other weight
-   * rows) shares the X stages: each CTA's producer copies half of a stage's
-   * tokens and multicasts it to both, so a slot may be refilled only when
-   * the consumers of both CTAs have released it */
-  const fpx_u32 ncta = cluster_size();
-  const fpx_u32 rank = ncta > 1 ? cluster_rank() : 0u, peer = ncta > 1 ? rank ^ 1u : 0u;
   if (threadIdx.x == 0) {
 #pragma unroll
     for (int s = 0; s < STAGES; s++) {
-      mbar_init(full_bar + 8 * s, 1);               /* the producer's arrive.expect_tx */
-      mbar_init(empty_bar + 8 * s, 8 * (int)ncta);  /* one arrival per consumer warp of the cluster */
+      mbar_init(full_bar + 8 * s, 1); /* the producer's arrive.expect_tx */
+      mbar_init(empty_bar + 8 * s, 8);  /* one arrival per consumer warp */
     }
-    if (ncta > 1) fence_barrier_init();
   }
-  if (ncta > 1) cluster_sync();
-  else __syncthreads();
+  __syncthreads();
 
   if (warp < 4) {
     /* ---- producer warpgroup: one thread moves the X stages by TMA ---- */
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
-    if (threadIdx.x == 0) {
-      const int own = (int)rank * (TOKENS / (int)ncta); /* first token of this CTA's half */
-      int slot = 0, phase = 0;
-      for (int it = 0; it < n_stages; it++) {
-        mbar_wait(empty_bar + 8 * slot, phase ^ 1);
-        mbar_arrive_expect_tx(full_bar + 8 * slot, STAGE_BYTES);
-        const int col = (kb_begin * STAGES_PER_BLOCK + it) * STAGE_K;
-        if (ncta > 1)
-          tma_load_2d_multicast(smem + slot * STAGE_BYTES + own * 128, &x_map, col, m0 + own,
-                                full_bar + 8 * slot, (unsigned short)((1u << ncta) - 1u));
-        else
-          tma_load_2d(smem + slot * STAGE_BYTES, &x_map, col, m0, full_bar + 8 * slot);
-        if (++slot == STAGES) {
-          slot = 0;
-          phase ^= 1;
-        }
+    if (threadIdx.x != 0) return;
+    int slot = 0, phase = 0;
+    for (int it = 0; it < n_stages; it++) {
+      mbar_wait(empty_bar + 8 * slot, phase ^ 1);
+      mbar_arrive_expect_tx(full_bar + 8 * slot, STAGE_BYTES);
+      tma_load_2d(smem + slot * STAGE_BYTES, &x_map, (kb_begin * STAGES_PER_BLOCK + it) * STAGE_K, m0,
+                  full_bar + 8 * slot);
+      if (++slot == STAGES) {
+        slot = 0;
+        phase ^= 1;
       }
     }
-    if (ncta > 1) cluster_sync(); /* the consumers' last remote arrivals */
     return;
   }
 
@@ -620,7 +549,6 @@ __global__ void __launch_bounds__(384, 1)
   const int row0c = row0 < n_total ? row0 : n_total - 1, row1c = row1 < n_total ? row1 : n_total - 1;
   const int groups_per_row = GROUP ? (k_total + GROUP - 1) / GROUP : 1;
   const uint4 *wtile = w + (long long)(tile_valid ? n_tile : 0) * k_blocks * (BITS * 32) + lane;
-  const fpx_u32 peer_empty = cluster_map(empty_bar, peer); /* own empty_bar without a cluster */
   constexpr fpx_u32 BF16_SCALE = (fpx_u32)(127 + 127 - F::BIAS) << 7; /* 2^(127 - bias) */
 
   float acc[NACC];
@@ -707,10 +635,8 @@ __global__ void __launch_bounds__(384, 1)
         }
         wgmma_commit();
         wgmma_wait<1>();
-        if (bq == 0) { /* the previous stage's wgmmas are complete: release it */
+        if (bq == 0) /* the previous stage's wgmmas are complete: release it */
           mbar_arrive_if(empty_bar + 8 * prev_slot, lane == 0 && it > 0);
-          mbar_arrive_remote_if(peer_empty + 8 * prev_slot, lane == 0 && it > 0 && ncta > 1);
-        }
         if constexpr (GROUP != 0) {
           if (group_end) { /* every block ends a group: GROUP divides 256 */
             wgmma_wait<0>();
@@ -739,9 +665,6 @@ __global__ void __launch_bounds__(384, 1)
   }
   wgmma_wait<0>();
   fence_regs(acc);
-  /* no CTA of a cluster exits while the other may still arrive on its
-   * barriers (the producers wait here too) */
-  if (ncta > 1) cluster_sync();
 
   if (split_k > 1) {
     /* ---- split-K: partial sums in the accumulator's own layout (float4 i4
