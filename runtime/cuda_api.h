@@ -31,6 +31,7 @@
   X(cuModuleGetFunction)        \
   X(cuFuncSetAttribute)         \
   X(cuLaunchKernel)             \
+  X(cuLaunchKernelEx)           \
   X(cuMemAlloc)                 \
   X(cuMemFree)                  \
   X(cuMemcpyHtoD)               \

@@ -4,12 +4,14 @@
  * context's table (compiling on first use), opts in to its shared memory,
  * writes X permuted into the stream's workspace (the pass the TMA copies
  * need, see the template) and launches one block of 384 threads per 128
- * weight rows x `tokens` tokens x split-K, in chunks of tokens when X or
+ * weight rows x `tokens` tokens x split-K as a programmatic dependent of
+ * that pass (its start overlaps the pass), in chunks of tokens when X or
  * the split-K partials would be large.
  */
 #include "wgmma_gemm.h"
 
 #include <limits.h>
+#include <string.h>
 
 #include "dtype.h"
 #include "error.h"
@@ -169,8 +171,25 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
     const unsigned grid_y = (unsigned)((rows + tokens - 1) / tokens);
     void *params[] = {(void *)&w->packed, &map, (void *)&w->scales, &x_scales, &y, &m, &n, &k,
                       &per_tensor, &partials, &counters};
-    FPX_CU(ctx->cu, cuLaunchKernel(gemm, grid_x, grid_y, split, FPX__WGMMA_THREADS, 1, 1,
-                                   (unsigned)smem, stream, params, NULL));
+    /* a programmatic dependent of the pass: its blocks may start before
+     * the pass ends (the kernel waits for it before reading X) */
+    CUlaunchAttribute attr;
+    memset(&attr, 0, sizeof attr);
+    attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    attr.value.programmaticStreamSerializationAllowed = 1;
+    CUlaunchConfig launch;
+    memset(&launch, 0, sizeof launch);
+    launch.gridDimX = grid_x;
+    launch.gridDimY = grid_y;
+    launch.gridDimZ = split;
+    launch.blockDimX = FPX__WGMMA_THREADS;
+    launch.blockDimY = 1;
+    launch.blockDimZ = 1;
+    launch.sharedMemBytes = (unsigned)smem;
+    launch.hStream = stream;
+    launch.attrs = &attr;
+    launch.numAttrs = 1;
+    FPX_CU(ctx->cu, cuLaunchKernelEx(&launch, gemm, params, NULL));
   }
 fail:
   return st;

@@ -525,6 +525,10 @@ __global__ void __launch_bounds__(384, 1)
     /* ---- producer warpgroup: one thread moves the X stages by TMA ---- */
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
     if (threadIdx.x != 0) return;
+    /* launched as a programmatic dependent of wgmma_permute_x: everything
+     * before this (block start, barriers, the consumers' first weight
+     * loads) overlaps the pass; X may be read once the pass is complete */
+    asm volatile("griddepcontrol.wait;" ::: "memory");
     int slot = 0, phase = 0;
     for (int it = 0; it < n_stages; it++) {
       mbar_wait(empty_bar + 8 * slot, phase ^ 1);
@@ -754,6 +758,11 @@ __global__ void __launch_bounds__(256)
   constexpr int C = XBYTES == 1 ? 2 : 4; /* chunks per slice */
   const long long row_words = (long long)k_total * XBYTES / 4;
   const int chunks = (k_total + 31) / 32 * C;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  /* the GEMM launched after this pass may start its blocks now; it waits
+   * for this grid to complete (griddepcontrol.wait) before it reads xp */
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
   const int q = blockIdx.x * blockDim.x + threadIdx.x;
   if (q >= chunks) return;
   const int slice = q / C, c = q % C;
