@@ -320,12 +320,13 @@ Test(gpu_gemm, threads_share_a_context) {
   fpx_ctx_destroy(g.ctx);
 }
 
-Test(gpu_gemm, graph_capture_and_replay) {
-  gpu g = gpu_open();
+/* fpx_gemm with configuration cfg at m tokens, captured into a CUDA graph
+ * (with the output poisoned first) and replayed three times, each replay
+ * checked against the CPU reference. */
+static void graph_capture_and_replay(gpu g, const fpx_wo_config *cfg, size_t m) {
   seed_fresh();
   fpx_format f = {3, 2};
-  fpx_wo_config cfg = {4, 1, 1, 4, 0, 0, 0};
-  problem p = {f, FPX_DTYPE_BF16, FPX_DTYPE_F32, 0, 3, 512, 2048, &cfg};
+  problem p = {f, FPX_DTYPE_BF16, FPX_DTYPE_F32, 0, m, 512, 2048, cfg};
   host_data h;
   make_data(&p, &h);
   fpx_weights *w;
@@ -336,7 +337,7 @@ Test(gpu_gemm, graph_capture_and_replay) {
   CU_OK(g, cuMemAlloc(&dx, p.m * p.k * 2));
   CU_OK(g, cuMemAlloc(&dy, p.m * p.n * 4));
   CU_OK(g, cuMemcpyHtoD(dx, h.x, p.m * p.k * 2));
-  fpx_gemm_args a = {sizeof a, w, p.act, p.out, p.m, dx, dy, &cfg, 0, 0};
+  fpx_gemm_args a = {sizeof a, w, p.act, p.out, p.m, dx, dy, cfg, 0, 0};
   cr_assert_eq(fpx_gemm(g.ctx, &a, s), FPX_OK, "%s", fpx_last_error()); /* warm: compile + workspace */
   CU_OK(g, cuStreamSynchronize(s));
   CUgraph graph;
@@ -365,6 +366,25 @@ Test(gpu_gemm, graph_capture_and_replay) {
   fpx_weights_destroy(w);
   free_data(&h);
   fpx_ctx_destroy(g.ctx);
+}
+
+Test(gpu_gemm, graph_capture_and_replay) {
+  const fpx_wo_config cfg = {4, 1, 1, 4, 0, 0, 0};
+  graph_capture_and_replay(gpu_open(), &cfg, 3);
+}
+
+/* The wgmma family: two launches per call, the GEMM a programmatic dependent
+ * of the X permutation pass; both must be captured and replayed in order. */
+Test(gpu_gemm, graph_capture_and_replay_wgmma) {
+  gpu g = gpu_open();
+  fpx_device_info info;
+  cr_assert_eq(fpx_ctx_device_info(g.ctx, &info), FPX_OK);
+  if (strcmp(info.arch, "sm_90a") != 0) {
+    fpx_ctx_destroy(g.ctx);
+    cr_skip_test("%s is %s; the wgmma family needs sm_90a", info.name, info.arch);
+  }
+  const fpx_wo_config cfg = {.kernel = 1, .tokens = 64, .stages = 4, .split_k = 2};
+  graph_capture_and_replay(g, &cfg, 100);
 }
 
 Test(gpu_gemm, bad_pointers_and_shapes_are_rejected) {
