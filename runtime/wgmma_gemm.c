@@ -11,7 +11,6 @@
 #include "wgmma_gemm.h"
 
 #include <limits.h>
-#include <string.h>
 
 #include "dtype.h"
 #include "error.h"
@@ -173,22 +172,12 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
                       &per_tensor, &partials, &counters};
     /* a programmatic dependent of the pass: its blocks may start before
      * the pass ends (the kernel waits for it before reading X) */
-    CUlaunchAttribute attr;
-    memset(&attr, 0, sizeof attr);
-    attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
-    attr.value.programmaticStreamSerializationAllowed = 1;
-    CUlaunchConfig launch;
-    memset(&launch, 0, sizeof launch);
-    launch.gridDimX = grid_x;
-    launch.gridDimY = grid_y;
-    launch.gridDimZ = split;
-    launch.blockDimX = FPX__WGMMA_THREADS;
-    launch.blockDimY = 1;
-    launch.blockDimZ = 1;
-    launch.sharedMemBytes = (unsigned)smem;
-    launch.hStream = stream;
-    launch.attrs = &attr;
-    launch.numAttrs = 1;
+    CUlaunchAttribute attr = {.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION,
+                              .value.programmaticStreamSerializationAllowed = 1};
+    const CUlaunchConfig launch = {.gridDimX = grid_x, .gridDimY = grid_y, .gridDimZ = split,
+                                   .blockDimX = FPX__WGMMA_THREADS, .blockDimY = 1, .blockDimZ = 1,
+                                   .sharedMemBytes = (unsigned)smem, .hStream = stream,
+                                   .attrs = &attr, .numAttrs = 1};
     FPX_CU(ctx->cu, cuLaunchKernelEx(&launch, gemm, params, NULL));
   }
 fail:
