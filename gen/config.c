@@ -160,7 +160,7 @@ void fpx__wo_gemm_name(const fpx__wo_key *key, const fpx_wo_config *c,
                        char out[FPX__NAME_EXPR_MAX]) {
   if (c->kernel == 1) {
     const fpx__wgmma_config w = wgmma_part(c);
-    fpx__wgmma_gemm_name(key, &w, 0, out);
+    fpx__wgmma_gemm_name(key, &w, out);
     return;
   }
   snprintf(out, FPX__NAME_EXPR_MAX, "fpx::weight_only_gemm<%d,%d,%d,%d,%d,%d,%d,%d>",
@@ -179,7 +179,7 @@ void fpx__wo_dequant_name(fpx_format format, fpx_dtype out_dtype, int group_size
 uint64_t fpx__wo_gemm_id(const fpx__wo_key *key, const fpx_wo_config *c) {
   if (c->kernel == 1) {
     const fpx__wgmma_config w = wgmma_part(c);
-    return fpx__wgmma_gemm_id(key, &w, 0);
+    return fpx__wgmma_gemm_id(key, &w);
   }
   return (uint64_t)key->format.exp_bits | (uint64_t)key->format.man_bits << 4 |
          (uint64_t)dtype_code(key->x_dtype) << 8 | (uint64_t)dtype_code(key->y_dtype) << 10 |

@@ -106,27 +106,23 @@ size_t fpx__wgmma_partial_bytes(const fpx__wgmma_config *c, size_t n) {
   return (size_t)c->split_k * row_tiles * (size_t)c->tokens * FPX__WGMMA_BLOCK_ROWS * sizeof(float);
 }
 
-static int x_bytes(fpx_dtype d) { return d == FPX_DTYPE_E4M3 || d == FPX_DTYPE_E5M2 ? 1 : 2; }
-
-int fpx__wgmma_x_natural(const fpx__wgmma_config *c, fpx_dtype x_dtype, uint64_t x, size_t k) {
-  return c->tokens == 256 && x % 16 == 0 && k * (size_t)x_bytes(x_dtype) % 16 == 0;
-}
-
-void fpx__wgmma_gemm_name(const fpx__wo_key *key, const fpx__wgmma_config *c, int x_natural,
+void fpx__wgmma_gemm_name(const fpx__wo_key *key, const fpx__wgmma_config *c,
                           char out[FPX__NAME_EXPR_MAX]) {
-  snprintf(out, FPX__NAME_EXPR_MAX, "fpx::wgmma_gemm<%d,%d,%d,%d,%d,%d,%d,%d>",
-           key->format.exp_bits, key->format.man_bits, x_code(key->x_dtype), y_code(key->y_dtype),
-           key->group_size, c->tokens, c->stages, x_natural != 0);
+  snprintf(out, FPX__NAME_EXPR_MAX, "fpx::wgmma_gemm<%d,%d,%d,%d,%d,%d,%d>", key->format.exp_bits,
+           key->format.man_bits, x_code(key->x_dtype), y_code(key->y_dtype), key->group_size,
+           c->tokens, c->stages);
 }
 
 /* Field packing: 4 bits E, 4 bits M, 2 + 2 bits dtypes, 9 bits group, 3 bits
- * tokens / 64, 4 bits stages, 1 bit x_natural, the family (5) from bit 40. */
-uint64_t fpx__wgmma_gemm_id(const fpx__wo_key *key, const fpx__wgmma_config *c, int x_natural) {
+ * tokens / 64, 4 bits stages, the family (5) from bit 40. */
+uint64_t fpx__wgmma_gemm_id(const fpx__wo_key *key, const fpx__wgmma_config *c) {
   return (uint64_t)key->format.exp_bits | (uint64_t)key->format.man_bits << 4 |
          (uint64_t)x_code(key->x_dtype) << 8 | (uint64_t)y_code(key->y_dtype) << 10 |
          (uint64_t)key->group_size << 12 | (uint64_t)(c->tokens / 64) << 21 |
-         (uint64_t)c->stages << 24 | (uint64_t)(x_natural != 0) << 28 | (uint64_t)5 << 40;
+         (uint64_t)c->stages << 24 | (uint64_t)5 << 40;
 }
+
+static int x_bytes(fpx_dtype d) { return d == FPX_DTYPE_E4M3 || d == FPX_DTYPE_E5M2 ? 1 : 2; }
 
 void fpx__wgmma_permute_name(fpx_dtype x_dtype, char out[FPX__NAME_EXPR_MAX]) {
   snprintf(out, FPX__NAME_EXPR_MAX, "fpx::wgmma_permute_x<%d>", x_bytes(x_dtype));

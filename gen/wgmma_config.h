@@ -42,24 +42,14 @@ fpx_status fpx__wgmma_config_check(const fpx__wo_key *key, const fpx__wgmma_conf
  * that aligns the ring to 1024 bytes. */
 size_t fpx__wgmma_smem_bytes(const fpx__wgmma_config *config);
 
-/* Whether a launch of config reads X in its own order (x_natural, the
- * template's XNAT: X copied as it is and the A fragments transposed instead
- * of a permutation pass; chosen at launch, never tuned or stored): with
- * 256 tokens, where the loop is bound by the tensor cores and the extra
- * shuffles of the A fragments cost less than the pass over X (at 64 and 128
- * tokens the dequantization bounds the loop), and only where the TMA can
- * read X in place: x 16-byte aligned and rows of k * (1 or 2 bytes) a
- * multiple of 16 bytes. */
-int fpx__wgmma_x_natural(const fpx__wgmma_config *config, fpx_dtype x_dtype, uint64_t x, size_t k);
-
 /* Name expression of the instance, "fpx::wgmma_gemm<E,M,ACT,OUT,GROUP,
- * TOKENS,STAGES,XNAT>" (ACT: 0 f16, 1 bf16, 2 e4m3, 3 e5m2; OUT: 0 f16,
- * 1 bf16, 2 f32; XNAT: x_natural != 0). */
-void fpx__wgmma_gemm_name(const fpx__wo_key *key, const fpx__wgmma_config *config, int x_natural,
+ * TOKENS,STAGES>" (ACT: 0 f16, 1 bf16, 2 e4m3, 3 e5m2; OUT: 0 f16, 1 bf16,
+ * 2 f32). */
+void fpx__wgmma_gemm_name(const fpx__wo_key *key, const fpx__wgmma_config *config,
                           char out[FPX__NAME_EXPR_MAX]);
 /* In-process id of the instance: family 5 in bits 40 and up, distinct from
  * every fpx__wo_gemm_id. */
-uint64_t fpx__wgmma_gemm_id(const fpx__wo_key *key, const fpx__wgmma_config *config, int x_natural);
+uint64_t fpx__wgmma_gemm_id(const fpx__wo_key *key, const fpx__wgmma_config *config);
 
 /* The pass that writes X permuted for the family's TMA copies: its name
  * expression, "fpx::wgmma_permute_x<XBYTES>" (2 for f16/bf16 X, 1 for

@@ -2,18 +2,15 @@
  * wgmma_gemm.c - launches the Hopper wgmma GEMM family: checks the device,
  * the key, the configuration and the arguments, gets the kernel from the
  * context's table (compiling on first use), opts in to its shared memory,
- * and launches one block of 384 threads per 128 weight rows x `tokens`
- * tokens x split-K, in chunks of tokens when X or the split-K partials
- * would be large. X is either read in place (fpx__wgmma_x_natural: the
- * kernel transposes its A fragments instead) or first written permuted into
- * the stream's workspace (the pass the TMA copies need, see the template),
- * the GEMM then a programmatic dependent of that pass (its start overlaps
- * the pass).
+ * writes X permuted into the stream's workspace (the pass the TMA copies
+ * need, see the template) and launches one block of 384 threads per 128
+ * weight rows x `tokens` tokens x split-K as a programmatic dependent of
+ * that pass (its start overlaps the pass), in chunks of tokens when X or
+ * the split-K partials would be large.
  */
 #include "wgmma_gemm.h"
 
 #include <limits.h>
-#include <stdint.h>
 
 #include "dtype.h"
 #include "error.h"
@@ -109,23 +106,16 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
   fpx_status st = FPX_OK;
   FPX_TRY(check_args(ctx, key, cfg, args));
   const fpx_weights *w = args->weights;
-  /* split-K: at most one split per 256-column block, so none is empty */
-  fpx__wgmma_config run = *cfg;
-  const size_t k_blocks = (w->k + 255) / 256;
-  if ((size_t)run.split_k > k_blocks) run.split_k = (int)k_blocks;
-  unsigned split = (unsigned)run.split_k;
-  const int x_natural = fpx__wgmma_x_natural(&run, args->x_dtype, args->x, w->k);
-
   char name[FPX__NAME_EXPR_MAX];
   CUfunction gemm = NULL, permute = NULL;
   /* the name expressions are only needed to compile: built on a miss */
-  const uint64_t gemm_id = fpx__wgmma_gemm_id(key, &run, x_natural);
+  const uint64_t gemm_id = fpx__wgmma_gemm_id(key, cfg);
   const uint64_t permute_id = fpx__wgmma_permute_id(args->x_dtype);
   if ((gemm = fpx__ctx_kernel_find(ctx, gemm_id)) == NULL) {
-    fpx__wgmma_gemm_name(key, &run, x_natural, name);
+    fpx__wgmma_gemm_name(key, cfg, name);
     FPX_TRY(fpx__ctx_kernel(ctx, gemm_id, FPX__TEMPLATE_WGMMA, name, &gemm));
   }
-  if (!x_natural && (permute = fpx__ctx_kernel_find(ctx, permute_id)) == NULL) {
+  if ((permute = fpx__ctx_kernel_find(ctx, permute_id)) == NULL) {
     fpx__wgmma_permute_name(args->x_dtype, name);
     FPX_TRY(fpx__ctx_kernel(ctx, permute_id, FPX__TEMPLATE_WGMMA, name, &permute));
   }
@@ -134,22 +124,27 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
    * this file independent of how the kernel table loads functions */
   FPX_CU(ctx->cu, cuFuncSetAttribute(gemm, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)smem));
 
-  /* the workspace: X permuted into rows of K rounded up to 32 columns
-   * (none when X is read in place), then the split-K partials; in chunks of
-   * whole token tiles that fit FPX__WGMMA_X_WORKSPACE_MAX and
-   * FPX__WGMMA_PARTIALS_MAX (at least one) */
+  /* split-K: at most one split per 256-column block, so none is empty */
+  fpx__wgmma_config run = *cfg;
+  const size_t k_blocks = (w->k + 255) / 256;
+  if ((size_t)run.split_k > k_blocks) run.split_k = (int)k_blocks;
+  unsigned split = (unsigned)run.split_k;
+
+  /* X permuted into a workspace of rows of K rounded up to 32 columns, then
+   * the split-K partials; in chunks of whole token tiles that fit
+   * FPX__WGMMA_X_WORKSPACE_MAX and FPX__WGMMA_PARTIALS_MAX (at least one) */
   const int fp8 = fpx__dtype_is_fp8(args->x_dtype);
   const int x_size = fp8 ? 1 : 2;
   const size_t tokens = (size_t)cfg->tokens;
   const size_t chunks_per_row = (w->k + 31) / 32 * (size_t)(fp8 ? 2 : 4);
-  const size_t row_bytes = x_natural ? 0 : chunks_per_row * 16;
+  const size_t row_bytes = chunks_per_row * 16;
   const size_t tile_partial_bytes = fpx__wgmma_partial_bytes(&run, w->n);
-  size_t chunk_tiles = x_natural ? SIZE_MAX : FPX__WGMMA_X_WORKSPACE_MAX / (row_bytes * tokens);
+  size_t chunk_tiles = FPX__WGMMA_X_WORKSPACE_MAX / (row_bytes * tokens);
   if (tile_partial_bytes > 0 && FPX__WGMMA_PARTIALS_MAX / tile_partial_bytes < chunk_tiles)
     chunk_tiles = FPX__WGMMA_PARTIALS_MAX / tile_partial_bytes;
   if (chunk_tiles < 1) chunk_tiles = 1;
-  const size_t m_tiles = (args->m + tokens - 1) / tokens;
-  const size_t chunk_rows = chunk_tiles >= m_tiles ? args->m : chunk_tiles * tokens;
+  size_t chunk_rows = chunk_tiles * tokens;
+  if (chunk_rows > args->m) chunk_rows = args->m;
   const size_t chunk_y = (chunk_rows + tokens - 1) / tokens;
   const size_t x_bytes = (chunk_rows * row_bytes + 255) / 256 * 256;
   const unsigned grid_x = (unsigned)((w->n + FPX__WGMMA_BLOCK_ROWS - 1) / FPX__WGMMA_BLOCK_ROWS);
@@ -164,31 +159,25 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
     const size_t rows = args->m - m0 < chunk_rows ? args->m - m0 : chunk_rows;
     int m = (int)rows;
     CUdeviceptr x = args->x + m0 * w->k * (size_t)x_size;
+    void *permute_params[] = {&x, &xp, &m, &k};
+    FPX_CU(ctx->cu, cuLaunchKernel(permute, (unsigned)((chunks_per_row + 255) / 256),
+                                   (unsigned)(rows < 65535 ? rows : 65535), 1, 256, 1, 1, 0, stream,
+                                   permute_params, NULL));
     CUtensorMap map;
-    if (x_natural) {
-      FPX_TRY(encode_x_map(ctx, x, rows, w->k * (size_t)x_size, x_size, cfg->tokens, &map));
-    } else {
-      void *permute_params[] = {&x, &xp, &m, &k};
-      FPX_CU(ctx->cu, cuLaunchKernel(permute, (unsigned)((chunks_per_row + 255) / 256),
-                                     (unsigned)(rows < 65535 ? rows : 65535), 1, 256, 1, 1, 0,
-                                     stream, permute_params, NULL));
-      FPX_TRY(encode_x_map(ctx, xp, rows, row_bytes, x_size, cfg->tokens, &map));
-    }
+    FPX_TRY(encode_x_map(ctx, xp, rows, row_bytes, x_size, cfg->tokens, &map));
     CUdeviceptr y = args->y + m0 * w->n * y_size;
     CUdeviceptr x_scales = !fp8 ? 0 : args->x_scales + (per_tensor ? 0 : m0 * sizeof(float));
     const unsigned grid_y = (unsigned)((rows + tokens - 1) / tokens);
     void *params[] = {(void *)&w->packed, &map, (void *)&w->scales, &x_scales, &y, &m, &n, &k,
                       &per_tensor, &partials, &counters};
-    /* after the pass, a programmatic dependent of it: its blocks may start
-     * before the pass ends (the kernel waits for it before reading X);
-     * without the pass, an ordinary launch (whatever ran before may have
-     * written the weights or scales the consumers read before that wait) */
+    /* a programmatic dependent of the pass: its blocks may start before
+     * the pass ends (the kernel waits for it before reading X) */
     CUlaunchAttribute attr = {.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION,
                               .value.programmaticStreamSerializationAllowed = 1};
     const CUlaunchConfig launch = {.gridDimX = grid_x, .gridDimY = grid_y, .gridDimZ = split,
                                    .blockDimX = FPX__WGMMA_THREADS, .blockDimY = 1, .blockDimZ = 1,
                                    .sharedMemBytes = (unsigned)smem, .hStream = stream,
-                                   .attrs = &attr, .numAttrs = x_natural ? 0 : 1};
+                                   .attrs = &attr, .numAttrs = 1};
     FPX_CU(ctx->cu, cuLaunchKernelEx(&launch, gemm, params, NULL));
   }
 fail:

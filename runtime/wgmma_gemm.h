@@ -20,13 +20,11 @@
  *     aligned and K even (16-bit X) or a multiple of 4 (FP8 X): the kernel
  *     copies X in 4-byte words; y aligned to its element; FP8 X needs
  *     args->x_scales (4-byte aligned); at most 65535 * tokens rows.
- * Asynchronous. X is read in place where fpx__wgmma_x_natural says so;
- * otherwise it is first written permuted into the
- * stream's workspace (fpx__ctx_workspace: M x K rounded up to 32 columns of
- * X's type, at most FPX__WGMMA_X_WORKSPACE_MAX; larger M runs in chunks of
- * token tiles); the workspace also holds split-K partials; it may be
- * allocated or grown here (not during graph capture). The caller makes the
- * context current (fpx__ctx_enter). */
+ * Asynchronous. X is first written permuted into the stream's workspace
+ * (fpx__ctx_workspace: M x K rounded up to 32 columns of X's type, at most
+ * FPX__WGMMA_X_WORKSPACE_MAX; larger M runs in chunks of token tiles), which
+ * may allocate it or grow it (not during graph capture). The caller makes
+ * the context current (fpx__ctx_enter). */
 fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
                                   const fpx__wgmma_config *config, const fpx_gemm_args *args,
                                   CUstream stream);

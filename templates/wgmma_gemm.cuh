@@ -3,8 +3,7 @@
  * batches: warpgroup MMA (wgmma.mma_async) with the dequantized weights as
  * the register A operand and the activations as the shared-memory B operand.
  * Self-contained (no toolkit headers); instantiated by name expression from
- * gen/wgmma_config.c as
- * fpx::wgmma_gemm<E, M, ACT, OUT, GROUP, TOKENS, STAGES, XNAT>.
+ * gen/wgmma_config.c as fpx::wgmma_gemm<E, M, ACT, OUT, GROUP, TOKENS, STAGES>.
  * The kernel body exists for sm_90a only (wgmma and setmaxnreg); for other
  * targets the instance compiles to an empty kernel that the launcher never
  * runs.
@@ -59,19 +58,6 @@
  * tokens past M arrive as zeros. Consumers wait on the full barrier and
  * release the stage on its empty barrier (one arrival per consumer warp)
  * once the wgmmas reading it have completed.
- *
- * XNAT = 1 (X in its own order, no pass): the permutation is applied to the
- * A fragments instead. Per row and 32-column slice the four lanes of a quad
- * hold a 4 x 4 matrix of words (16-bit X: lane tig's column pairs 4*tig ..
- * 4*tig + 3) or 4 x 2 (FP8 X: its words 2*tig, 2*tig + 1), and wgmma wants
- * its transpose (lane tig: pairs tig, 4 + tig, 8 + tig, 12 + tig; FP8 words
- * tig and 4 + tig); shuffles inside the quad move the words after the
- * dequantization (16-bit: two butterfly rounds, 4 shuffles and 12 selects
- * per row and slice; FP8: 3 shuffles and 3 selects), and the producer copies
- * X straight from the caller's buffer (rows 16-byte aligned). That trades a
- * pass over X in memory for integer work in the consumers, which only pays
- * where the tensor cores, not the dequantization, bound the loop (the
- * launcher's rule, gen/wgmma_config.c).
  *
  * K runs over whole 256-column blocks (stages past K are zero-filled, not
  * skipped): ptxas serializes the wgmmas (C7513) when any branch sits between
@@ -355,52 +341,6 @@ __device__ __forceinline__ void fence_regs(float (&d)[N]) {
   for (int i = 0; i < N; i++) asm volatile("" : "+f"(d[i])::"memory");
 }
 
-/* ---- the quad transposes of XNAT ---------------------------------------- */
-
-__device__ __forceinline__ fpx_u32 shfl_xor(fpx_u32 v, int mask) {
-  fpx_u32 r;
-  asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=r"(r) : "r"(v), "r"(mask));
-  return r;
-}
-
-__device__ __forceinline__ fpx_u32 shfl_idx(fpx_u32 v, int src_lane) {
-  fpx_u32 r;
-  asm volatile("shfl.sync.idx.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=r"(r) : "r"(v), "r"(src_lane));
-  return r;
-}
-
-/* lo and hi differ in the element bit that lane bit `mask` of the partner
- * (lane ^ mask) also differs in: a lane whose bit is clear keeps lo and
- * takes the partner's lo as hi; one whose bit is set keeps hi and takes the
- * partner's hi as lo. One shuffle, three selects. */
-__device__ __forceinline__ void swap_off_diagonal(fpx_u32 &lo, fpx_u32 &hi, bool bit, int mask) {
-  const fpx_u32 got = shfl_xor(bit ? lo : hi, mask);
-  lo = bit ? got : lo;
-  hi = bit ? hi : got;
-}
-
-/* 4 x 4 transpose across the four lanes of a quad: e[p] of lane tig becomes
- * e[tig] of lane p (the off-diagonal 2 x 2 blocks, then the off-diagonal
- * elements of each block, swapped). */
-__device__ __forceinline__ void quad_transpose(fpx_u32 &e0, fpx_u32 &e1, fpx_u32 &e2, fpx_u32 &e3,
-                                               int tig) {
-  swap_off_diagonal(e0, e2, tig & 2, 2);
-  swap_off_diagonal(e1, e3, tig & 2, 2);
-  swap_off_diagonal(e0, e1, tig & 1, 1);
-  swap_off_diagonal(e2, e3, tig & 1, 1);
-}
-
-/* Words 2*tig and 2*tig + 1 of an 8-word row (e0, e1 of lane tig) become
- * words tig and 4 + tig: after the swap of the off-diagonal halves, lanes 0
- * and 3 hold theirs and lanes 1 and 2 hold each other's. */
-__device__ __forceinline__ void quad_spread(fpx_u32 &e0, fpx_u32 &e1, int lane) {
-  const int tig = lane & 3;
-  swap_off_diagonal(e0, e1, tig & 2, 2);
-  const int src = lane ^ (tig == 1 || tig == 2 ? 3 : 0);
-  e0 = shfl_idx(e0, src);
-  e1 = shfl_idx(e1, src);
-}
-
 /* ---- wgmma with A from registers -------------------------------------- */
 
 /* One asm statement per accumulator width: d (32, 64 or 128 floats per
@@ -515,10 +455,10 @@ __device__ __forceinline__ void wgmma(float (&d)[128], const fpx_u32 (&a)[4], fp
  * ACT: 0 f16, 1 bf16, 2 e4m3, 3 e5m2. OUT: 0 f16, 1 bf16, 2 f32. GROUP: 0 =
  * one scale per row, else the group size (32..256). x_scales: FP8 X only, M
  * entries, or one with x_scale_per_tensor. x_map: the tensor map of the
- * permuted X (wgmma_permute_x), or of X itself with XNAT: 2-D, columns
- * innermost, M rows, a box of 128 bytes x TOKENS rows, 128-byte swizzle.
+ * permuted X (wgmma_permute_x): 2-D, columns innermost, M rows, a box of
+ * 128 bytes x TOKENS rows, 128-byte swizzle.
  */
-template <int E, int M, int ACT, int OUT, int GROUP, int TOKENS, int STAGES, int XNAT>
+template <int E, int M, int ACT, int OUT, int GROUP, int TOKENS, int STAGES>
 __global__ void __launch_bounds__(384, 1)
     wgmma_gemm(const uint4 *__restrict__ w, const __grid_constant__ wg::TensorMap x_map,
                const float *__restrict__ scales, const float *__restrict__ x_scales,
@@ -528,7 +468,6 @@ __global__ void __launch_bounds__(384, 1)
   static_assert(TOKENS == 64 || TOKENS == 128 || TOKENS == 256, "TOKENS is 64, 128 or 256");
   static_assert(GROUP == 0 || TOKENS <= 128, "group scales need TOKENS <= 128");
   static_assert(STAGES >= 2 && STAGES <= 8, "STAGES is 2..8");
-  static_assert(XNAT == 0 || XNAT == 1, "XNAT is 0 or 1");
   static_assert(ACT < 2 || (E <= 4 && M <= 3) || (E == 5 && M == 2),
                 "FP8 activations need a weight format with an exact FP8 form");
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -548,7 +487,6 @@ __global__ void __launch_bounds__(384, 1)
   constexpr int GROUP_STEPS = GROUP ? GROUP / STEP_K : 4;
   constexpr int BATCH_MAX = TOKENS == 256 || (GROUP && TOKENS == 128) ? 2 : 4;
   constexpr int BATCH = GROUP_STEPS < BATCH_MAX ? GROUP_STEPS : BATCH_MAX;
-  static_assert(FP8 || BATCH % 2 == 0, "16-bit X: a batch holds whole slices (XNAT transposes them)");
   /* column blocks of weights loaded ahead: 2 where the registers allow
    * (accumulators, A fragments, three weight buffers and about 40 more
    * within the consumers' 232), else 1 */
@@ -671,22 +609,6 @@ __global__ void __launch_bounds__(384, 1)
             for (int r = 0; r < 4; r++) {
               ab[j][r] = place_pair16<E, M, ACT>(wr, 4 * step + r);
               if (ACT == 1) ab[j][r] = bf16x2_mul(ab[j][r], BF16_SCALE | (BF16_SCALE << 16));
-            }
-          }
-        }
-        if constexpr (XNAT != 0) {
-          /* per row (registers row and 2 + row): FP8 X, a step is a slice;
-           * 16-bit X, steps 2i and 2i + 1 are a slice (batches start at
-           * even steps and hold an even number of them) */
-#pragma unroll
-          for (int row = 0; row < 2; row++) {
-            if constexpr (FP8) {
-#pragma unroll
-              for (int j = 0; j < BATCH; j++) quad_spread(ab[j][row], ab[j][2 + row], lane);
-            } else {
-#pragma unroll
-              for (int j = 0; j < BATCH; j += 2)
-                quad_transpose(ab[j][row], ab[j][2 + row], ab[j + 1][row], ab[j + 1][2 + row], tig);
             }
           }
         }

@@ -113,9 +113,9 @@ Test(kernel_family, text_names_and_ids) {
   cr_assert_str_eq(text, "wgmma:128/4");
   const fpx__wgmma_config wc = {128, 4, 1};
   fpx__wo_gemm_name(&bf16_key, &w, name);
-  fpx__wgmma_gemm_name(&bf16_key, &wc, 0, wname);
+  fpx__wgmma_gemm_name(&bf16_key, &wc, wname);
   cr_assert_str_eq(name, wname);
-  cr_assert_eq(fpx__wo_gemm_id(&bf16_key, &w), fpx__wgmma_gemm_id(&bf16_key, &wc, 0));
+  cr_assert_eq(fpx__wo_gemm_id(&bf16_key, &w), fpx__wgmma_gemm_id(&bf16_key, &wc));
   cr_assert_neq(fpx__wo_gemm_id(&bf16_key, &w), fpx__wo_gemm_id(&bf16_key, &m));
   const fpx_wo_config w2 = wgmma(128, 6);
   cr_assert_neq(fpx__wo_gemm_id(&bf16_key, &w), fpx__wo_gemm_id(&bf16_key, &w2));

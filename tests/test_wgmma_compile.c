@@ -7,9 +7,8 @@
  *
  * Claimed instances: weight formats e4m3, e3m2, e2m3, e2m2, e2m1 and e5m2,
  * each with f16, bf16, e4m3 and e5m2 activations; group 0 with 64, 128 and
- * 256 tokens (256 also with X read in place, XNAT = 1) and group 128 with
- * 64 and 128 tokens (group scales keep a second accumulator); 4 stages,
- * bf16 output. Also every valid (tokens,
+ * 256 tokens and group 128 with 64 and 128 tokens (group scales keep a
+ * second accumulator); 4 stages, bf16 output. Also every valid (tokens,
  * stages) pair for e3m2 x bf16, the f16 and f32 outputs and the other group
  * sizes for one format each.
  */
@@ -31,11 +30,11 @@ static const fpx_dtype acts[] = {FPX_DTYPE_F16, FPX_DTYPE_BF16, FPX_DTYPE_E4M3, 
 
 /* Compiles an instance for sm_90a with the library's options plus ptxas
  * -v, and checks the log: no serialized wgmma; spills are reported. */
-static void compile_sm90a(const fpx__wo_key *key, const fpx__wgmma_config *cfg, int x_natural) {
+static void compile_sm90a(const fpx__wo_key *key, const fpx__wgmma_config *cfg) {
   char name[FPX__NAME_EXPR_MAX];
   cr_assert_eq(fpx__wgmma_key_check(key), FPX_OK, "%s", fpx_last_error());
   cr_assert_eq(fpx__wgmma_config_check(key, cfg), FPX_OK, "%s", fpx_last_error());
-  fpx__wgmma_gemm_name(key, cfg, x_natural, name);
+  fpx__wgmma_gemm_name(key, cfg, name);
   const char *source = fpx__template_source(FPX__TEMPLATE_WGMMA);
   cr_assert_not_null(source, "%s is not embedded", FPX__TEMPLATE_WGMMA);
   nvrtcProgram prog;
@@ -64,11 +63,10 @@ static void compile_sm90a(const fpx__wo_key *key, const fpx__wgmma_config *cfg, 
 
 /* Below sm_90a the instance is an empty kernel, compiled as the library
  * compiles it. */
-static void compile_empty(const fpx__wo_key *key, const fpx__wgmma_config *cfg, int x_natural,
-                          const char *arch) {
+static void compile_empty(const fpx__wo_key *key, const fpx__wgmma_config *cfg, const char *arch) {
   char name[FPX__NAME_EXPR_MAX];
   fpx__cubin cubin;
-  fpx__wgmma_gemm_name(key, cfg, x_natural, name);
+  fpx__wgmma_gemm_name(key, cfg, name);
   fpx_status st = fpx__compile(FPX__TEMPLATE_WGMMA, name, arch, &cubin);
   cr_assert_eq(st, FPX_OK, "%s for %s: %s", name, arch, fpx_last_error());
   cr_assert_gt(cubin.size, 0);
@@ -76,21 +74,19 @@ static void compile_empty(const fpx__wo_key *key, const fpx__wgmma_config *cfg, 
   fpx__cubin_free(&cubin);
 }
 
-/* The claimed instances of one weight format; those with 256 tokens also
- * with X read in place (XNAT, the quad transposes of the A fragments). */
+/* The claimed instances of one weight format. */
 static void compile_format(const char *format_name, const char *arch) {
   static const fpx__wgmma_config tiles[] = {{64, 4, 1}, {128, 4, 1}, {256, 4, 1}};
   fpx_format f;
   cr_assert_eq(fpx_format_parse(format_name, &f), FPX_OK);
   for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
     for (int group = 0; group <= 128; group += 128)
-      for (size_t t = 0; t < sizeof tiles / sizeof tiles[0]; t++)
-        for (int xnat = 0; xnat <= (tiles[t].tokens == 256); xnat++) {
-          if (group != 0 && tiles[t].tokens > 128) continue;
-          fpx__wo_key key = {f, acts[a], FPX_DTYPE_BF16, group};
-          if (strcmp(arch, "sm_90a") == 0) compile_sm90a(&key, &tiles[t], xnat);
-          else compile_empty(&key, &tiles[t], xnat, arch);
-        }
+      for (size_t t = 0; t < sizeof tiles / sizeof tiles[0]; t++) {
+        if (group != 0 && tiles[t].tokens > 128) continue;
+        fpx__wo_key key = {f, acts[a], FPX_DTYPE_BF16, group};
+        if (strcmp(arch, "sm_90a") == 0) compile_sm90a(&key, &tiles[t]);
+        else compile_empty(&key, &tiles[t], arch);
+      }
 }
 
 #define FORMAT_TESTS(fmt)                                                                   \
@@ -114,7 +110,7 @@ Test(wgmma_compile, every_tokens_and_stages_sm_90a, .timeout = 900) {
     for (int stages = 2; stages <= 8; stages++) {
       fpx__wgmma_config cfg = {tokens, stages, 1};
       if (fpx__wgmma_config_check(&key, &cfg) != FPX_OK) continue;
-      compile_sm90a(&key, &cfg, 0);
+      compile_sm90a(&key, &cfg);
       compiled++;
     }
   cr_assert_eq(compiled, 20, "%d (tokens, stages) pairs are valid", compiled); /* not 256 x 8 */
@@ -124,16 +120,16 @@ Test(wgmma_compile, outputs_and_group_sizes_sm_90a, .timeout = 900) {
   static const fpx_dtype outs[] = {FPX_DTYPE_F16, FPX_DTYPE_F32};
   for (size_t o = 0; o < 2; o++) {
     fpx__wo_key key = {{2, 1}, FPX_DTYPE_BF16, outs[o], 64};
-    compile_sm90a(&key, &(fpx__wgmma_config){128, 4, 1}, 0);
+    compile_sm90a(&key, &(fpx__wgmma_config){128, 4, 1});
     fpx__wo_key key8 = {{3, 2}, FPX_DTYPE_E4M3, outs[o], 0};
-    compile_sm90a(&key8, &(fpx__wgmma_config){256, 6, 1}, 1);
+    compile_sm90a(&key8, &(fpx__wgmma_config){256, 6, 1});
   }
   static const int groups[] = {32, 64, 256};
   for (size_t g = 0; g < 3; g++) {
     fpx__wo_key key = {{2, 3}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, groups[g]};
-    compile_sm90a(&key, &(fpx__wgmma_config){128, 5, 1}, 0);
+    compile_sm90a(&key, &(fpx__wgmma_config){128, 5, 1});
     fpx__wo_key key8 = {{2, 3}, FPX_DTYPE_E4M3, FPX_DTYPE_BF16, groups[g]};
-    compile_sm90a(&key8, &(fpx__wgmma_config){64, 4, 1}, 0);
+    compile_sm90a(&key8, &(fpx__wgmma_config){64, 4, 1});
   }
 }
 
@@ -143,17 +139,14 @@ Test(wgmma_config, names_and_ids) {
   fpx__wo_key key = {{3, 2}, FPX_DTYPE_E4M3, FPX_DTYPE_F32, 128};
   fpx__wgmma_config cfg = {128, 5, 1};
   char name[FPX__NAME_EXPR_MAX];
-  fpx__wgmma_gemm_name(&key, &cfg, 0, name);
-  cr_assert_str_eq(name, "fpx::wgmma_gemm<3,2,2,2,128,128,5,0>");
-  cr_assert_eq(fpx__wgmma_gemm_id(&key, &cfg, 0) >> 40, 5, "family 5 from bit 40");
-  fpx__wgmma_gemm_name(&key, &cfg, 1, name);
-  cr_assert_str_eq(name, "fpx::wgmma_gemm<3,2,2,2,128,128,5,1>");
-  cr_assert_neq(fpx__wgmma_gemm_id(&key, &cfg, 1), fpx__wgmma_gemm_id(&key, &cfg, 0));
+  fpx__wgmma_gemm_name(&key, &cfg, name);
+  cr_assert_str_eq(name, "fpx::wgmma_gemm<3,2,2,2,128,128,5>");
+  cr_assert_eq(fpx__wgmma_gemm_id(&key, &cfg) >> 40, 5, "family 5 from bit 40");
   cr_assert_eq(fpx__wgmma_smem_bytes(&cfg), 5 * 128 * 128 + 16 * 5 + 1024);
 }
 
 Test(wgmma_config, ids_are_distinct_and_never_weight_only_ids) {
-  static uint64_t ids[2 * 4 * 3 * 5 * 3 * 7 * 2];
+  static uint64_t ids[2 * 4 * 3 * 5 * 3 * 7];
   static char names[sizeof ids / sizeof ids[0]][FPX__NAME_EXPR_MAX];
   static const fpx_format formats[] = {{3, 2}, {2, 3}};
   static const int groups[] = {0, 32, 64, 128, 256};
@@ -164,36 +157,19 @@ Test(wgmma_config, ids_are_distinct_and_never_weight_only_ids) {
       for (size_t o = 0; o < 3; o++)
         for (size_t g = 0; g < 5; g++)
           for (int tokens = 64; tokens <= 256; tokens *= 2)
-            for (int stages = 2; stages <= 8; stages++)
-              for (int xnat = 0; xnat <= 1; xnat++) {
-                fpx__wo_key key = {formats[f], acts[a], outs[o], groups[g]};
-                fpx__wgmma_config cfg = {tokens, stages, 1};
-                fpx__wgmma_gemm_name(&key, &cfg, xnat, names[count]);
-                ids[count++] = fpx__wgmma_gemm_id(&key, &cfg, xnat);
-                fpx_wo_config wo = {4, 1, tokens / 64, 1, 0, 0, 0};
-                cr_assert_neq(fpx__wgmma_gemm_id(&key, &cfg, xnat), fpx__wo_gemm_id(&key, &wo));
-              }
+            for (int stages = 2; stages <= 8; stages++) {
+              fpx__wo_key key = {formats[f], acts[a], outs[o], groups[g]};
+              fpx__wgmma_config cfg = {tokens, stages, 1};
+              fpx__wgmma_gemm_name(&key, &cfg, names[count]);
+              ids[count++] = fpx__wgmma_gemm_id(&key, &cfg);
+              fpx_wo_config wo = {4, 1, tokens / 64, 1, 0, 0, 0};
+              cr_assert_neq(fpx__wgmma_gemm_id(&key, &cfg), fpx__wo_gemm_id(&key, &wo));
+            }
   for (size_t i = 0; i < count; i++)
     for (size_t j = i + 1; j < count; j++) {
       cr_assert_neq(ids[i], ids[j], "%s and %s share an id", names[i], names[j]);
       cr_assert_str_neq(names[i], names[j]);
     }
-}
-
-/* X is read in place with 256 tokens only, and only where the TMA can:
- * x 16-byte aligned, rows a multiple of 16 bytes (K % 8 == 0 with 16-bit
- * X, K % 16 == 0 with FP8 X); else the permutation pass runs. */
-Test(wgmma_config, x_natural_rule) {
-  const fpx__wgmma_config c64 = {64, 4, 1}, c128 = {128, 6, 2}, c256 = {256, 4, 1};
-  cr_assert(fpx__wgmma_x_natural(&c256, FPX_DTYPE_BF16, 0x10000, 4096));
-  cr_assert(fpx__wgmma_x_natural(&c256, FPX_DTYPE_F16, 0x10010, 8));
-  cr_assert(fpx__wgmma_x_natural(&c256, FPX_DTYPE_E4M3, 0x10000, 4096));
-  cr_assert(!fpx__wgmma_x_natural(&c64, FPX_DTYPE_BF16, 0x10000, 4096));
-  cr_assert(!fpx__wgmma_x_natural(&c128, FPX_DTYPE_BF16, 0x10000, 4096));
-  cr_assert(!fpx__wgmma_x_natural(&c256, FPX_DTYPE_BF16, 0x10004, 4096), "x not 16-byte aligned");
-  cr_assert(!fpx__wgmma_x_natural(&c256, FPX_DTYPE_BF16, 0x10000, 4100), "rows of 8200 bytes");
-  cr_assert(!fpx__wgmma_x_natural(&c256, FPX_DTYPE_E4M3, 0x10000, 4104), "rows of 4104 bytes");
-  cr_assert(fpx__wgmma_x_natural(&c256, FPX_DTYPE_BF16, 0x10000, 4104));
 }
 
 Test(wgmma_config, invalid_configs_name_the_value) {

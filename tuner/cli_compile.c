@@ -127,20 +127,13 @@ static int add_named_job(job_list *l, const char *arch, const char *template_nam
 }
 
 /* Adds the GEMM kernel of (key, config) and, for a wgmma configuration, the
- * pass that permutes X for it and, where the launcher may read X in place
- * instead (fpx__wgmma_x_natural with an aligned X), that instance too.
- * Returns 0 when out of memory. */
+ * pass that permutes X for it. Returns 0 when out of memory. */
 static int add_job(job_list *l, const char *arch, const fpx__wo_key *key,
                    const fpx_wo_config *config) {
   char name[FPX__NAME_EXPR_MAX];
   fpx__wo_gemm_name(key, config, name);
   if (config->kernel != 1) return add_named_job(l, arch, FPX__TEMPLATE_WEIGHT_ONLY, name);
   if (!add_named_job(l, arch, FPX__TEMPLATE_WGMMA, name)) return 0;
-  const fpx__wgmma_config w = {.tokens = config->tokens, .stages = config->stages, .split_k = 1};
-  if (fpx__wgmma_x_natural(&w, key->x_dtype, 0, 16)) {
-    fpx__wgmma_gemm_name(key, &w, 1, name);
-    if (!add_named_job(l, arch, FPX__TEMPLATE_WGMMA, name)) return 0;
-  }
   fpx__wgmma_permute_name(key->x_dtype, name);
   return add_named_job(l, arch, FPX__TEMPLATE_WGMMA, name);
 }

@@ -493,8 +493,7 @@ static void run_cases(const small_case *cases, size_t count) {
 
 /* N = 1 and 200 (not a multiple of 16 or 128), K = 330 (even, not a
  * multiple of 8) and 520, M = 1 and 77 (a partial token tile); split-K 2
- * and 3 over 2 or 3 column blocks; 256-token tiles with X read in place
- * and through the pass. */
+ * and 3 over 2 or 3 column blocks; 256-token tiles over such K. */
 Test(gpu_wgmma, unaligned_shapes, .timeout = 600) {
   static const small_case cases[] = {
       {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 1, 1, 256, {64, 4, 1}},
@@ -503,8 +502,7 @@ Test(gpu_wgmma, unaligned_shapes, .timeout = 600) {
       {"e4m3", FPX_DTYPE_BF16, FPX_DTYPE_F16, 0, 0, 257, 136, 8, {256, 2, 1}},
       {"e3m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 77, 200, 332, {64, 5, 2}},
       {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_F32, 128, 0, 130, 1, 520, {128, 2, 3}},
-      /* 256 tokens: X read in place (rows a multiple of 16 bytes) or, where
-       * the rows are not, through the permutation pass */
+      /* 256-token tiles over short, unaligned K */
       {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 77, 200, 330, {256, 3, 2}},
       {"e3m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 300, 200, 520, {256, 4, 1}},
       {"e2m1", FPX_DTYPE_E4M3, FPX_DTYPE_F32, 0, 0, 257, 136, 528, {256, 2, 2}},
