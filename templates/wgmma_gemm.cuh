@@ -198,20 +198,6 @@ __device__ __forceinline__ fpx_u32 bytes_0202(fpx_u32 lo, fpx_u32 hi) {
   return __byte_perm(lo, hi, 0x6420);
 }
 
-/* The FP8 A register of k16 tile t, row half `row` (0: row g, 1: g + 8):
- * the four codes of pairs 4t + row and 4t + 2 + row as FP8 bytes with TM
- * mantissa bits. Where that is the code itself (8-bit e4m3 into E4M3,
- * e5m2 into E5M2) the register is one byte permutation of the plane words
- * 2t and 2t + 1 (pair slot `row` of each: bytes row and 2 + row). */
-template <int E, int M, int TM>
-__device__ __forceinline__ fpx_u32 fp8_register(const fpx_u32 *w, int t, int row) {
-  typedef Format<E, M> F;
-  if (F::BITS == 8 && TM == M) return __byte_perm(w[2 * t], w[2 * t + 1], row ? 0x7531 : 0x6420);
-  const fpx_u32 lo = code_pair<F>(w, 4 * t + row);
-  const fpx_u32 hi = code_pair<F>(w, 4 * t + 2 + row);
-  return place_quad8<E, M, TM>(bytes_0202(lo, hi));
-}
-
 /* Word of a 32-column slice of X that becomes word d of the slice in the
  * order the B operand needs (the X permutation above): the slice's C x 4
  * words (C = 4 with 16-bit X, 64-byte slices; C = 2 with FP8 X, 32-byte
@@ -499,7 +485,7 @@ __global__ void __launch_bounds__(384, 1)
    * tokens or 128 with group scales (registers: more spill), never more
    * than the steps of one scale group */
   constexpr int GROUP_STEPS = GROUP ? GROUP / STEP_K : 4;
-  constexpr int BATCH_MAX = (TOKENS == 256 && !FP8) || (GROUP && TOKENS == 128) ? 2 : 4;
+  constexpr int BATCH_MAX = TOKENS == 256 || (GROUP && TOKENS == 128) ? 2 : 4;
   constexpr int BATCH = GROUP_STEPS < BATCH_MAX ? GROUP_STEPS : BATCH_MAX;
   /* column blocks of weights loaded ahead: 2 where the registers allow
    * (accumulators, A fragments, three weight buffers and about 40 more
@@ -612,8 +598,12 @@ __global__ void __launch_bounds__(384, 1)
           const int step = st * 4 + bq * BATCH + j; /* 16-bit X: k16 tile 0..15; FP8 X: slice 0..7 */
           if constexpr (FP8) {
 #pragma unroll
-            for (int r = 0; r < 4; r++)
-              ab[j][r] = fp8_register<E, M, W_E4M3 ? 3 : 2>(wr, 2 * step + (r >> 1), r & 1);
+            for (int r = 0; r < 4; r++) {
+              const int t = 2 * step + (r >> 1);
+              const fpx_u32 lo = code_pair<F>(wr, 4 * t + (r & 1));
+              const fpx_u32 hi = code_pair<F>(wr, 4 * t + 2 + (r & 1));
+              ab[j][r] = place_quad8<E, M, W_E4M3 ? 3 : 2>(bytes_0202(lo, hi));
+            }
           } else {
 #pragma unroll
             for (int r = 0; r < 4; r++) {
