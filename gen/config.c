@@ -319,49 +319,39 @@ static int wgmma_wave_split(size_t blocks, size_t sms, size_t k, double *cost) {
 static double wgmma_tokens_cost(int tokens) { return tokens == 64 ? 0.68 : tokens == 128 ? 1.0 : 1.55; }
 
 /* Where the wgmma family starts to beat the mma.sync family's fallback
- * configurations (llama3 shapes, H200; BENCHMARKS.md): M >= 32 with 16-bit
- * X (M = 16 is a tie), M >= 128 with FP8 X. */
+ * configurations (llama3 shapes, H200; BENCHMARKS.md): M >= 32 (M = 16 is a
+ * tie with 16-bit X; with FP8 X the tuned winners take wgmma from M = 32,
+ * docs/tuning/h200-ship-w8a8-small-m.log). */
 #define WGMMA_MIN_M 32
-#define WGMMA_MIN_M_FP8 128
 
 int fpx__wgmma_auto_config(int sm_version, int sm_count, const fpx__wo_key *key, size_t m,
                            size_t n, size_t k, fpx_wo_config *out) {
-  const int fp8_x = key->x_dtype == FPX_DTYPE_E4M3 || key->x_dtype == FPX_DTYPE_E5M2;
-  if (sm_version != 90 || m < (fp8_x ? WGMMA_MIN_M_FP8 : WGMMA_MIN_M)) return 0;
+  if (sm_version != 90 || m < WGMMA_MIN_M) return 0;
   if (fpx__wgmma_key_check(key) != FPX_OK) {
     fpx__error_clear(); /* a key the family does not take stays on mma.sync */
     return 0;
   }
   const size_t sms = (size_t)(sm_count > 0 ? sm_count : 132);
   fpx__wgmma_config w = {m <= 64 ? 64 : 128, 4, 1};
-  double cost;
-  if (fp8_x) {
-    /* FP8 X: as many tokens as M needs up to 128; 256 past M = 128 (per-row
-     * scales only) when those blocks still fill half of the SMs */
-    if (m > 128 && key->group_size == 0 && 2 * wgmma_blocks(m, n, 256) >= sms) w.tokens = 256;
-    w.split_k = wgmma_wave_split(wgmma_blocks(m, n, w.tokens), sms, k, &cost);
-  } else {
-    /* 16-bit X: the token tile (no wider than M needs; 256 with per-row
-     * scales only) and split of least modelled cost; a wider tile must win
-     * by 5% */
-    static const int tokens[] = {64, 128, 256};
-    double best = -1;
-    for (size_t t = 0; t < 3; t++) {
-      if (t > 0 && (size_t)tokens[t - 1] >= m) break;
-      if (tokens[t] == 256 && key->group_size != 0) break;
-      const int split = wgmma_wave_split(wgmma_blocks(m, n, tokens[t]), sms, k, &cost);
-      cost *= wgmma_tokens_cost(tokens[t]);
-      if (best < 0 || cost < 0.95 * best) {
-        best = cost;
-        w.tokens = tokens[t];
-        w.split_k = split;
-      }
+  /* the token tile (no wider than M needs; 256 with per-row scales only)
+   * and split of least modelled cost; a wider tile must win by 5% */
+  static const int tokens[] = {64, 128, 256};
+  double best = -1, cost;
+  for (size_t t = 0; t < 3; t++) {
+    if (t > 0 && (size_t)tokens[t - 1] >= m) break;
+    if (tokens[t] == 256 && key->group_size != 0) break;
+    const int split = wgmma_wave_split(wgmma_blocks(m, n, tokens[t]), sms, k, &cost);
+    cost *= wgmma_tokens_cost(tokens[t]);
+    if (best < 0 || cost < 0.95 * best) {
+      best = cost;
+      w.tokens = tokens[t];
+      w.split_k = split;
     }
-    /* 6 stages won 2-6% over 4 in the sweep with 64 and 128 tokens; with
-     * 256, 4 won or tied */
-    w.stages = w.tokens <= 128 ? 6 : 4;
-    if (fpx__wgmma_config_check(key, &w) != FPX_OK) w.stages = 4;
   }
+  /* 6 stages won 2-6% over 4 in the sweep with 64 and 128 tokens; with
+   * 256, 4 won or tied */
+  w.stages = w.tokens <= 128 ? 6 : 4;
+  if (fpx__wgmma_config_check(key, &w) != FPX_OK) w.stages = 4;
   if (fpx__wgmma_config_check(key, &w) != FPX_OK) {
     fpx__error_clear();
     return 0;

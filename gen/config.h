@@ -70,12 +70,13 @@ size_t fpx__gemm_candidates(const fpx__wo_key *key, size_t m, size_t n, size_t k
 
 /* The wgmma configuration fpx_gemm picks by itself for a key and M x N x K
  * on a GPU of sm_version with sm_count SMs (without FPX_CTX_NO_WGMMA): 1 and
- * *out (kernel 1) on sm_90 for M >= 32 (M >= 128 with FP8 X) when the
- * family takes the key (64 tokens up to M = 64, 128 up to M = 128, then 256
- * without group scales when those blocks fill at least half the SMs, else
- * 128; 4 stages; the split-K with the least time in waves of one block
- * per SM, each block's time its column blocks plus a fixed cost, at most one
- * split per two 256-column blocks), else 0 and *out untouched. */
+ * *out (kernel 1) on sm_90 for M >= 32 when the family takes the key (the
+ * token tile, no wider than M needs and 256 only with per-row scales, and
+ * the split-K of least modelled time: waves of one block per SM, each
+ * block's time its column blocks plus a fixed cost, scaled by the tile's
+ * cost per column block; a wider tile or a split must win by 5%; at most
+ * one split per two 256-column blocks; 6 stages up to 128 tokens, 4 with
+ * 256), else 0 and *out untouched. */
 int fpx__wgmma_auto_config(int sm_version, int sm_count, const fpx__wo_key *key, size_t m,
                            size_t n, size_t k, fpx_wo_config *out);
 

@@ -518,12 +518,11 @@ typedef struct fpx_gemm_args {
  * a winner of the user database for this exact key, or one tuned on first
  * use, runs as stored, whichever family it is. A configuration from a
  * fallback (the user database's nearest M bucket, the shipped database or
- * the heuristic) is replaced on sm_90 GPUs (H100, H200) for M >= 32
- * (M >= 128 with FP8 X) by the wgmma family (64 tokens per block up to
- * M = 64, 128 up to M = 128, then 256 with per-row scales when that still
- * fills half the GPU; 4 stages; K split when that takes fewer waves of
- * blocks), unless the context has
- * FPX_CTX_NO_WGMMA or the family does not take the key. */
+ * the heuristic) is replaced on sm_90 GPUs (H100, H200) for M >= 32 by
+ * the wgmma family (the token tile of 64, 128 or 256 per block and the
+ * split of K that a model of waves of blocks puts first; 256 with per-row
+ * scales only), unless the context has FPX_CTX_NO_WGMMA or the family does
+ * not take the key. */
 FPX_API fpx_status fpx_gemm(fpx_ctx *ctx, const fpx_gemm_args *args, fpx_stream stream);
 
 /* The configuration fpx_gemm uses when args->config is NULL (the lookup

@@ -156,11 +156,15 @@ Test(kernel_family, automatic_choice_follows_the_thresholds) {
   const fpx__wo_key grouped = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 128};
   cr_assert(fpx__wgmma_auto_config(90, 132, &grouped, 4096, 4096, 4096, &c));
   cr_assert_eq(c.tokens, 128);
+  /* FP8 X: the same threshold and model (the tuned W8A8 winners at M = 32
+   * and 64 are 64-token tiles at these splits) */
   const fpx__wo_key fp8 = {{4, 3}, FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0};
-  cr_assert(!fpx__wgmma_auto_config(90, 132, &fp8, 127, 4096, 4096, &c));
+  cr_assert(!fpx__wgmma_auto_config(90, 132, &fp8, 31, 4096, 4096, &c));
+  cr_assert(fpx__wgmma_auto_config(90, 132, &fp8, 32, 4096, 4096, &c));
+  cr_assert(c.tokens == 64 && c.stages == 6 && c.split_k == 4, "%d/%d/%d", c.tokens, c.stages,
+            c.split_k);
   cr_assert(fpx__wgmma_auto_config(90, 132, &fp8, 128, 4096, 4096, &c));
-  /* 32 blocks: split 4 */
-  cr_assert_eq(c.split_k, 4);
+  cr_assert(c.tokens == 64 && c.split_k == 2, "%d/%d", c.tokens, c.split_k);
   /* the split keeps two 256-column blocks each: K = 1024 allows 2 */
   cr_assert(fpx__wgmma_auto_config(90, 132, &fp8, 128, 4096, 1024, &c));
   cr_assert_eq(c.split_k, 2);
