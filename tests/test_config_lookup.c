@@ -134,6 +134,35 @@ Test(config_lookup, shipped_entries_match_the_gpu_model_at_any_driver) {
   free_ctx(ctx);
 }
 
+/* The database shipped for the H200 holds the W8A8 rowwise keys
+ * (tools/ship-sweep-w8a8.sh): on llama3-8b o (N = K = 4096) the tuned
+ * mma.sync tile at M = 16 and the wgmma family with 64 tokens at M = 64
+ * (docs/tuning/h200-ship-w8a8-small-m.log), not the fallbacks. */
+Test(config_lookup, shipped_h200_database_holds_w8a8_winners) {
+  fpx_ctx *ctx = fake_ctx("");
+  snprintf(ctx->info.name, sizeof ctx->info.name, "NVIDIA H200");
+  ctx->sm_version = 90;
+  cr_assert_not_null(ctx->shipped_db, "no shipped database is embedded");
+  const fpx__wo_key w8a8 = {{4, 3}, FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0};
+  fpx_wo_config c, fallback;
+  cr_assert_eq(fpx__ctx_resolve_config(ctx, &w8a8, 16, 4096, 4096, &c), FPX_OK, "%s",
+               fpx_last_error());
+  fpx__wo_config_default(16, 4096, 4096, 132, &fallback);
+  cr_assert(c.kernel == 0 && c.warps_n == 4 && c.warps_k == 4 && c.m_tiles == 1 && c.split_k == 1,
+            "M = 16: %d %d/%d/%d/%d", c.kernel, c.warps_n, c.warps_k, c.m_tiles, c.split_k);
+  cr_assert(!fpx__wo_config_equal(&c, &fallback), "the tuned tile is not the heuristic's");
+  cr_assert_eq(fpx__ctx_resolve_config(ctx, &w8a8, 64, 4096, 4096, &c), FPX_OK, "%s",
+               fpx_last_error());
+  cr_assert(c.kernel == 1 && c.tokens == 64 && c.stages == 4 && c.split_k == 4,
+            "M = 64: %d %d/%d/%d", c.kernel, c.tokens, c.stages, c.split_k);
+  fpx_ctx_stats st;
+  memset(&st, 0, sizeof st);
+  st.struct_size = sizeof st;
+  fpx_ctx_get_stats(ctx, &st);
+  cr_assert_eq(st.calls_shipped, 2);
+  free_ctx(ctx);
+}
+
 Test(config_lookup, a_corrupted_database_runs_uncached) {
   FILE *f = fopen(db_file, "wb");
   cr_assert_not_null(f);
