@@ -1,5 +1,9 @@
 #!/bin/bash
-# W8A8 fragment build: bundle-old (code pairs), bundle-prmt (one byte permutation per register), bundle (+ batches of 4 wgmmas with FP8 X at 256 tokens)
+# exp-fp8-build.sh OUT - the W8A8 fragment-build experiment (NOTES-PERF.md), on
+# the GPU machine: three device bundles in one session, bundle-old (commit
+# 01fe647: code pairs), bundle-prmt (27f0777 with batches of 2: one byte
+# permutation per register) and bundle (27f0777: also batches of 4 wgmmas with
+# FP8 X at 256 tokens); GPU tests of the last, ncu kernel times, A/B benches.
 set -u
 out=$1; mkdir -p $out/csv
 log=$out/all.log
