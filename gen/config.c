@@ -332,7 +332,7 @@ int fpx__wgmma_auto_config(int sm_version, int sm_count, const fpx__wo_key *key,
     return 0;
   }
   const size_t sms = (size_t)(sm_count > 0 ? sm_count : 132);
-  fpx__wgmma_config w = {m <= 64 ? 64 : 128, 4, 1};
+  fpx__wgmma_config w = {64, 4, 1}; /* tokens and split set below (64 always a candidate) */
   /* the token tile (no wider than M needs; 256 with per-row scales only)
    * and split of least modelled cost; a wider tile must win by 5% */
   static const int tokens[] = {64, 128, 256};

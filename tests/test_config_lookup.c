@@ -34,6 +34,14 @@ static void free_ctx(fpx_ctx *ctx) {
 
 static const fpx__wo_key key = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
 
+static fpx_ctx_stats stats_of(fpx_ctx *ctx) {
+  fpx_ctx_stats st;
+  memset(&st, 0, sizeof st);
+  st.struct_size = sizeof st;
+  cr_assert_eq(fpx_ctx_get_stats(ctx, &st), FPX_OK);
+  return st;
+}
+
 static void put(fpx_ctx *ctx, fpx__cache *db, int bucket, fpx_wo_config c) {
   fpx__cache_winner w;
   memset(&w, 0, sizeof w);
@@ -84,10 +92,7 @@ Test(config_lookup, exact_then_nearest_bucket_then_heuristic) {
   cr_assert_eq(memcmp(&c, &h, sizeof c), 0);
   /* second calls come from memory and count under the same source */
   cr_assert_eq(fpx__ctx_resolve_config(ctx, &key, 12, 4096, 4096, &c), FPX_OK);
-  fpx_ctx_stats st;
-  memset(&st, 0, sizeof st);
-  st.struct_size = sizeof st;
-  cr_assert_eq(fpx_ctx_get_stats(ctx, &st), FPX_OK);
+  const fpx_ctx_stats st = stats_of(ctx);
   cr_assert_eq(st.calls_user_exact, 2);
   cr_assert_eq(st.calls_user_nearest, 2);
   cr_assert_eq(st.calls_heuristic, 1);
@@ -126,16 +131,12 @@ Test(config_lookup, shipped_entries_match_the_gpu_model_at_any_driver) {
   fpx_wo_config c;
   cr_assert_eq(fpx__ctx_resolve_config(ctx, &key, 3, 4096, 4096, &c), FPX_OK); /* bucket 4 -> 8 */
   cr_assert_eq(memcmp(&c, &shipped, sizeof c), 0);
-  fpx_ctx_stats st;
-  memset(&st, 0, sizeof st);
-  st.struct_size = sizeof st;
-  fpx_ctx_get_stats(ctx, &st);
-  cr_assert_eq(st.calls_shipped, 1);
+  cr_assert_eq(stats_of(ctx).calls_shipped, 1);
   free_ctx(ctx);
 }
 
 /* The database shipped for the H200 holds the W8A8 rowwise keys
- * (tools/ship-sweep-w8a8.sh): on llama3-8b o (N = K = 4096) the tuned
+ * (tools/ship-sweep.sh with KEYS="--family w8a8"): on llama3-8b o (N = K = 4096) the tuned
  * mma.sync tile at M = 16 and the wgmma family with 64 tokens at M = 64
  * (docs/tuning/h200-ship-w8a8-small-m.log), not the fallbacks. */
 Test(config_lookup, shipped_h200_database_holds_w8a8_winners) {
@@ -155,11 +156,7 @@ Test(config_lookup, shipped_h200_database_holds_w8a8_winners) {
                fpx_last_error());
   cr_assert(c.kernel == 1 && c.tokens == 64 && c.stages == 4 && c.split_k == 4,
             "M = 64: %d %d/%d/%d", c.kernel, c.tokens, c.stages, c.split_k);
-  fpx_ctx_stats st;
-  memset(&st, 0, sizeof st);
-  st.struct_size = sizeof st;
-  fpx_ctx_get_stats(ctx, &st);
-  cr_assert_eq(st.calls_shipped, 2);
+  cr_assert_eq(stats_of(ctx).calls_shipped, 2);
   free_ctx(ctx);
 }
 
