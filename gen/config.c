@@ -102,11 +102,14 @@ void fpx__wo_config_default(size_t m, size_t n, size_t k, int sm_count,
   const size_t n_tiles = (n + 15) / 16, k_blocks = (k + 255) / 256;
   /* up to 32 tokens: one 16-row tile per block, its K split over 4 warps
    * (what tuning picks most at M <= 32 on the H100, cache/shipped/);
-   * beyond, 4 tiles per block. One token tile per block up to 16 tokens
-   * (its activations are prefetched; the H200 sweep's M = 16 winners) */
+   * beyond, 4 tiles per block. Token tiles per block: one up to 8 tokens,
+   * two up to 16 (both have their activations prefetched, and a block
+   * reads its weights once for all its tokens: at M = 16, 1.17-1.58x of
+   * cuBLAS on the H200 against 1.08-1.37x for the tuned one-tile winners,
+   * NOTES-PERF.md), then 4 and 8 */
   out->warps_n = m <= 32 ? 1 : 4;
   out->warps_k = m <= 32 && k_blocks >= 4 ? 4 : 1;
-  out->m_tiles = m <= 16 ? 1 : m <= 32 ? 4 : 8;
+  out->m_tiles = m <= 8 ? 1 : m <= 16 ? 2 : m <= 32 ? 4 : 8;
   const size_t m_blocks = (m + 8 * (size_t)out->m_tiles - 1) / (8 * (size_t)out->m_tiles);
   const size_t warps = (n_tiles + (size_t)out->warps_n - 1) / (size_t)out->warps_n * m_blocks *
                        (size_t)out->warps_k;

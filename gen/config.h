@@ -56,7 +56,7 @@ size_t fpx__wo_config_space(fpx_wo_config *out_configs, size_t max);
 size_t fpx__wo_candidates(size_t m, size_t n, size_t k, int sm_count, fpx_wo_config *out,
                           size_t max);
 /* The smallest M for which the wgmma family is a candidate. */
-#define FPX__WGMMA_CANDIDATE_MIN_M 32
+#define FPX__WGMMA_CANDIDATE_MIN_M 16
 /* Every family's candidates for (key, M x N x K) on a GPU of sm_version
  * (90 for sm_90) with sm_count SMs: fpx__wo_candidates, then on sm_90 with
  * M >= FPX__WGMMA_CANDIDATE_MIN_M and a key the wgmma family takes, the

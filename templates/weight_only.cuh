@@ -331,11 +331,16 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
     if (xvalid[i] && kcol < k_total) return XVec<ACT>::load(xrow[i] + (long long)kcol * X_BYTES);
     return XVec<ACT>::zero();
   };
-  /* With one token tile, slice s of the next block's activations is loaded
-   * into xcur[s] as soon as slice s of this block is done: each load has a
-   * block's worth of work to arrive, and no register is added. */
-  constexpr bool PREFETCH_X = MT == 1;
-  xvec xcur[PREFETCH_X ? 8 : 1];
+  /* With one token tile, or two where the registers allow, slice s of the
+   * next block's activations is loaded into xcur[s] as soon as slice s of
+   * this block is done: each load has a block's worth of work to arrive.
+   * Otherwise the loads go out right before their use. Two tiles prefetch
+   * while activations (8 slices x MT) and weights (cur, nxt) take at most
+   * 112 registers: 1.2-1.9x faster at M = 16 for e3m2 (112) and e2m1 (96)
+   * and W8A8 (96), 0.7-0.9x for e4m3 with BF16 X (128; H200, NOTES-PERF.md). */
+  constexpr int X_REGS = 8 * MT * (FP8 ? 2 : 4), W_REGS = 2 * BITS * 4;
+  constexpr bool PREFETCH_X = MT == 1 || (MT == 2 && X_REGS + W_REGS <= 112);
+  xvec xcur[PREFETCH_X ? 8 : 1][PREFETCH_X ? MT : 1];
   uint4 cur[BITS], nxt[BITS];
   int kb = kb_begin + wk;
   if (tile_valid && kb < kb_end) {
@@ -343,7 +348,9 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
     for (int i = 0; i < BITS; i++) cur[i] = load_weights(wtile + (long long)kb * BITS * 32 + i * 32, policy);
     if (PREFETCH_X) {
 #pragma unroll
-      for (int s = 0; s < 8; s++) xcur[s] = load_x(kb, s, 0);
+      for (int s = 0; s < 8; s++)
+#pragma unroll
+        for (int i = 0; i < MT; i++) xcur[s][PREFETCH_X ? i : 0] = load_x(kb, s, i);
     }
   }
   for (; tile_valid && kb < kb_end; kb += WARPS_K) {
@@ -361,7 +368,7 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
 #pragma unroll
       for (int s = 0; s < SLICES_AT_ONCE; s++)
 #pragma unroll
-        for (int i = 0; i < MT; i++) xv[s][i] = PREFETCH_X ? xcur[s0 + s] : load_x(kb, s0 + s, i);
+        for (int i = 0; i < MT; i++) xv[s][i] = PREFETCH_X ? xcur[s0 + s][PREFETCH_X ? i : 0] : load_x(kb, s0 + s, i);
 #pragma unroll
       for (int s = 0; s < SLICES_AT_ONCE; s++) {
         const int slice = s0 + s;
@@ -404,7 +411,10 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
             gacc[i][0] = gacc[i][1] = gacc[i][2] = gacc[i][3] = 0.f;
           }
         }
-        if (PREFETCH_X && kb_next < kb_end) xcur[slice] = load_x(kb_next, slice, 0);
+        if (PREFETCH_X && kb_next < kb_end) {
+#pragma unroll
+          for (int i = 0; i < MT; i++) xcur[slice][PREFETCH_X ? i : 0] = load_x(kb_next, slice, i);
+        }
       }
     }
     if (kb_next < kb_end) {

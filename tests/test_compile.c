@@ -243,3 +243,15 @@ Test(config, default_fills_the_gpu_at_small_m) {
   cr_assert_eq(c.split_k, 1);
   cr_assert_eq(c.m_tiles, 8);
 }
+
+/* Token tiles per block by M: one up to 8 tokens, two up to 16 (one block
+ * row of tokens, activations prefetched), then 4 and 8. */
+Test(config, default_token_tiles_by_m) {
+  static const struct { size_t m; int m_tiles; } cases[] = {{1, 1}, {8, 1}, {9, 2}, {16, 2}, {17, 4}, {32, 4}, {33, 8}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    fpx_wo_config c;
+    fpx__wo_config_default(cases[i].m, 8192, 8192, 132, &c);
+    cr_assert_eq(c.m_tiles, cases[i].m_tiles, "M = %zu: m_tiles %d", cases[i].m, c.m_tiles);
+    cr_assert_eq(fpx__wo_config_check(&c), FPX_OK);
+  }
+}

@@ -8,7 +8,8 @@
 # kernel family is meant to win. Each half stops at its time limit
 # (SMALL_M_S, LARGE_M_S seconds; keys not reached keep fpx_gemm's own
 # choice). The export goes to OUTDIR/shipped.json; merge a partial sweep
-# into cache/shipped/ with `fpx-tune import`.
+# into cache/shipped/ with `fpx-tune import`. M_SMALL and M_LARGE replace
+# the M lists of the two halves (an empty list skips its half).
 # Usage: tools/ship-sweep.sh OUTDIR [DB (default OUTDIR/fpx.db)]
 # The W8A8 keys of cache/shipped/nvidia-h200.json:
 #   KEYS="--family w8a8" SMALL_BUDGET_S=3 SMALL_M_S=200 LARGE_M_S=80 tools/ship-sweep.sh OUTDIR
@@ -19,14 +20,20 @@ keys=${KEYS:---format e3m2,e2m2,e2m1,e4m3}
 small_budget=${SMALL_BUDGET_S:-4}
 small_s=${SMALL_M_S:-330}
 large_s=${LARGE_M_S:-230}
+m_small=${M_SMALL-1,2,4,8,16,32,64,128}
+m_large=${M_LARGE-256,512,1024,2048,4096,8192}
 mkdir -p "$out"
-# shellcheck disable=SC2086 # $keys is a list of arguments
-timeout "$small_s" bundle/run fpx-tune tune --db "$db" --model llama3-8b --model llama3-70b $keys \
-  --m 1,2,4,8,16,32,64,128 --budget-s "$small_budget" --reps 10 > "$out/tune_small_m.log" 2>&1
-echo "small M: rc=$? $(tail -1 "$out/tune_small_m.log")"
-# shellcheck disable=SC2086
-timeout "$large_s" bundle/run fpx-tune tune --db "$db" --model llama3-8b --model llama3-70b $keys \
-  --m 256,512,1024,2048,4096,8192 --budget-s 1 --reps 3 > "$out/tune_large_m.log" 2>&1
-echo "large M: rc=$? $(tail -1 "$out/tune_large_m.log")"
+if [ -n "$m_small" ]; then
+  # shellcheck disable=SC2086 # $keys is a list of arguments
+  timeout "$small_s" bundle/run fpx-tune tune --db "$db" --model llama3-8b --model llama3-70b $keys \
+    --m "$m_small" --budget-s "$small_budget" --reps 10 > "$out/tune_small_m.log" 2>&1
+  echo "small M: rc=$? $(tail -1 "$out/tune_small_m.log")"
+fi
+if [ -n "$m_large" ]; then
+  # shellcheck disable=SC2086
+  timeout "$large_s" bundle/run fpx-tune tune --db "$db" --model llama3-8b --model llama3-70b $keys \
+    --m "$m_large" --budget-s 1 --reps 3 > "$out/tune_large_m.log" 2>&1
+  echo "large M: rc=$? $(tail -1 "$out/tune_large_m.log")"
+fi
 bundle/run fpx-tune export --db "$db" -o "$out/shipped.json"
 echo "exported $(grep -c '"m_bucket"' "$out/shipped.json") winners"

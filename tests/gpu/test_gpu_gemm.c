@@ -192,6 +192,11 @@ static void run_format(const char *name) {
         problem p = {f, acts[a], FPX_DTYPE_F32, groups[gi], c % 2 ? 37 : 5, 256, 2048, &configs[c]};
         run_problem(&g, &p, NULL);
       }
+      /* two token tiles per block (activations prefetched) over a partial
+       * second tile, short unaligned K and idle K warps */
+      static const fpx_wo_config two_tiles = {1, 4, 2, 1, 0, 0, 0};
+      problem p = {f, acts[a], acts[a], groups[gi], 13, 200, 328, &two_tiles};
+      run_problem(&g, &p, NULL);
     }
   }
   fpx_ctx_destroy(g.ctx);
