@@ -388,12 +388,15 @@ FPX_API fpx_status fpx_ctx_device_info(fpx_ctx *ctx, fpx_device_info *out_info);
  * The first call of a (format, dtypes, scales, N, K, M bucket) key looks the
  * configuration up in this order, and later calls reuse it from memory:
  *   1. the user database, exact key (same GPU, driver, NVRTC, templates);
- *   2. the user database, the nearest tuned M bucket of the same key;
- *   3. the tuning database shipped inside the library for this GPU model
- *      (exact bucket, else nearest);
- *   4. the built-in heuristic.
- * With FPX_LOG=1 in the environment the library writes one line to stderr
- * each time a key is resolved by a fallback (2, 3 or 4). */
+ *   2. the tuning database shipped inside the library for this GPU model,
+ *      the exact M bucket;
+ *   3. the user database, the nearest tuned M bucket of the same key;
+ *   4. the shipped database, the nearest M bucket;
+ *   5. the built-in heuristic.
+ * A winner measured at the call's M bucket thus comes before one of
+ * another bucket. With FPX_LOG=1 in the environment the library writes one
+ * line to stderr each time a key is resolved by 2 to 5 (calls_shipped
+ * counts 2 and 4). */
 typedef struct fpx_ctx_stats {
   size_t struct_size;        /* sizeof(fpx_ctx_stats) */
   uint64_t calls_explicit;   /* args->config was given */
@@ -516,9 +519,10 @@ typedef struct fpx_gemm_args {
 /* Kernel choice: with args->config given, that configuration (either
  * family, see fpx_wo_config). Without it, the lookup order of fpx_ctx_stats:
  * a winner of the user database for this exact key, or one tuned on first
- * use, runs as stored, whichever family it is. A configuration from a
- * fallback (the user database's nearest M bucket, the shipped database or
- * the heuristic) is replaced on sm_90 GPUs (H100, H200) for M >= 32 by
+ * use, or a shipped winner of the exact M bucket runs as stored, whichever
+ * family it is. A configuration from a fallback (the user database's or
+ * the shipped database's nearest M bucket, or the heuristic) is replaced
+ * on sm_90 GPUs (H100, H200) for M >= 32 by
  * the wgmma family (the token tile of 64, 128 or 256 per block and the
  * split of K that a model of waves of blocks puts first; 256 with per-row
  * scales only), unless the context has FPX_CTX_NO_WGMMA or the family does

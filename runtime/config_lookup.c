@@ -125,7 +125,10 @@ static void apply_wgmma_rule(const fpx_ctx *ctx, const fpx__wo_key *key, size_t 
   *cfg = (fpx_wo_config){.kernel = 1, .split_k = w.split_k, .tokens = w.tokens, .stages = w.stages};
 }
 
-/* Slow path: the lookup order, without the in-process table. */
+/* Slow path: the lookup order, without the in-process table. A winner
+ * measured at this M bucket (user, then shipped) comes before one of
+ * another bucket (user, then shipped): a user database tuned at M = 16 only
+ * does not replace the shipped M = 1 winners. */
 static fpx__config_source lookup(fpx_ctx *ctx, const fpx__wo_key *key, size_t m, size_t n,
                                  size_t k, int bucket, fpx_wo_config *out, int *exact_bucket) {
   fpx__cache_key ck;
@@ -133,26 +136,28 @@ static fpx__config_source lookup(fpx_ctx *ctx, const fpx__wo_key *key, size_t m,
   int found = 0;
   *exact_bucket = 0;
   fpx__cache_key_for(&ctx->info, key, n, k, bucket, &ck);
-  if (ctx->user_db != NULL) {
-    if (fpx__cache_get_winner(ctx->user_db, &ck, &w, &found) == FPX_OK && found &&
-        usable(ctx, &w.config)) {
-      *out = w.config;
-      return FPX__SRC_USER_EXACT;
-    }
-    if (fpx__cache_nearest_bucket(ctx->user_db, &ck, &w, &found) == FPX_OK && found &&
-        usable(ctx, &w.config)) {
-      *out = w.config;
-      return FPX__SRC_USER_NEAREST;
-    }
+  if (ctx->user_db != NULL && fpx__cache_get_winner(ctx->user_db, &ck, &w, &found) == FPX_OK && found &&
+      usable(ctx, &w.config)) {
+    *out = w.config;
+    return FPX__SRC_USER_EXACT;
   }
-  if (ctx->shipped_db != NULL) {
-    shipped_search s = {&ck, -1, {0}};
-    if (fpx__cache_list_winners(ctx->shipped_db, shipped_visit, &s) == FPX_OK && s.best_distance >= 0 &&
-        usable(ctx, &s.config)) {
-      *out = s.config;
-      *exact_bucket = s.best_distance == 0;
-      return FPX__SRC_SHIPPED;
-    }
+  shipped_search s = {&ck, -1, {0}};
+  if (ctx->shipped_db != NULL && fpx__cache_list_winners(ctx->shipped_db, shipped_visit, &s) != FPX_OK)
+    s.best_distance = -1;
+  if (s.best_distance >= 0 && !usable(ctx, &s.config)) s.best_distance = -1;
+  if (s.best_distance == 0) {
+    *out = s.config;
+    *exact_bucket = 1;
+    return FPX__SRC_SHIPPED;
+  }
+  if (ctx->user_db != NULL && fpx__cache_nearest_bucket(ctx->user_db, &ck, &w, &found) == FPX_OK && found &&
+      usable(ctx, &w.config)) {
+    *out = w.config;
+    return FPX__SRC_USER_NEAREST;
+  }
+  if (s.best_distance > 0) {
+    *out = s.config;
+    return FPX__SRC_SHIPPED;
   }
   fpx__wo_config_default(m, n, k, ctx->info.sm_count, out);
   return FPX__SRC_HEURISTIC;

@@ -101,6 +101,35 @@ Test(config_lookup, exact_then_nearest_bucket_then_heuristic) {
   free_ctx(ctx);
 }
 
+/* A shipped winner of the call's own M bucket comes before a user winner of
+ * another bucket; the user's nearest bucket comes before the shipped
+ * database's nearest. */
+Test(config_lookup, exact_bucket_before_nearest_across_databases) {
+  fpx_ctx *ctx = fake_ctx(db_file);
+  cr_assert_not_null(ctx->user_db, "%s", ctx->user_db_note);
+  if (ctx->shipped_db == NULL) cr_assert_eq(fpx__cache_open(":memory:", 0, &ctx->shipped_db), FPX_OK);
+  const fpx_wo_config user16 = {2, 2, 2, 3, 0, 0, 0}, shipped1 = {1, 4, 1, 2, 0, 0, 0},
+                      shipped4096 = {8, 1, 8, 1, 0, 0, 0};
+  put(ctx, ctx->user_db, 16, user16);
+  put(ctx, ctx->shipped_db, 1, shipped1);
+  put(ctx, ctx->shipped_db, 4096, shipped4096);
+  fpx_wo_config c;
+  cr_assert_eq(fpx__ctx_resolve_config(ctx, &key, 1, 4096, 4096, &c), FPX_OK);
+  cr_assert(fpx__wo_config_equal(&c, &shipped1), "M = 1 took %d/%d/%d/%d", c.warps_n, c.warps_k,
+            c.m_tiles, c.split_k);
+  cr_assert_eq(fpx__ctx_resolve_config(ctx, &key, 16, 4096, 4096, &c), FPX_OK);
+  cr_assert(fpx__wo_config_equal(&c, &user16));
+  /* bucket 8: user 16 (1 step) and shipped 1 (3 steps) are both nearest
+   * candidates; the user's wins */
+  cr_assert_eq(fpx__ctx_resolve_config(ctx, &key, 8, 4096, 4096, &c), FPX_OK);
+  cr_assert(fpx__wo_config_equal(&c, &user16));
+  const fpx_ctx_stats st = stats_of(ctx);
+  cr_assert_eq(st.calls_shipped, 1);
+  cr_assert_eq(st.calls_user_exact, 1);
+  cr_assert_eq(st.calls_user_nearest, 1);
+  free_ctx(ctx);
+}
+
 Test(config_lookup, a_different_gpu_or_driver_does_not_match) {
   fpx_ctx *ctx = fake_ctx(db_file);
   put(ctx, ctx->user_db, 1, (fpx_wo_config){1, 4, 1, 5, 0, 0, 0});

@@ -31,7 +31,7 @@ void cli_tune_usage(FILE *out) {
           "reference on sampled outputs with the output poisoned and guarded, and is\n"
           "then timed (L2 flushed, CUDA events, median of --reps). The fastest correct\n"
           "configuration is stored in the tuning database under the M bucket of M.\n"
-          "On sm_90 (H100, H200) and M >= 32 the Hopper wgmma family is measured too\n"
+          "On sm_90 (H100, H200) and M >= 16 the Hopper wgmma family is measured too\n"
           "(tokens 64/128/256 x stages 3/4/6 that the key allows), and the faster\n"
           "family wins the key.\n"
           "FP8 activations (--act e4m3|e5m2, --family w8a8) are random bf16 quantized per\n"
