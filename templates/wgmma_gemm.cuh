@@ -81,11 +81,14 @@
  * accumulator restarted with scale-d = 0 at each group and added into the
  * first with the group's scale, as gacc in weight_only.cuh), the exponent
  * bias correction, x_scales[token] for FP8 X, Y[token][row] stored as f16,
- * bf16 or f32 (OUT 0, 1, 2), straight from the accumulator registers (two
- * values of a lane are rows g and g + 8 of tokens 2*tig + {0, 1}: 2- or
- * 4-byte stores, 16 contiguous bytes per 8 lanes; staging through shared
- * memory would coalesce better). N is padded to 16 by the layout, K to 256
- * (zero codes); rows past N and tokens past M are not stored.
+ * bf16 or f32 (OUT 0, 1, 2). f16/bf16 Y is staged in shared memory (the
+ * idle X ring, from 3 stages): stmatrix.trans writes a [token][row] tile,
+ * then 16-byte stores copy each token's 128 rows out (2-byte stores where N
+ * is not a multiple of 8 or Y is not 16-byte aligned). f32 Y and 2-stage
+ * instances store straight from the accumulator registers (two values of a
+ * lane are rows g and g + 8 of tokens 2*tig + {0, 1}). N is padded to 16 by
+ * the layout, K to 256 (zero codes); rows past N and tokens past M are not
+ * stored.
  *
  * Limits (checked by gen/wgmma_config.c and the launcher): GROUP != 0
  * needs TOKENS <= 128 (two accumulators); X rows must be 4-byte aligned (K
@@ -312,6 +315,35 @@ __device__ __forceinline__ unsigned short f32_to_bf16(float x) {
 }
 
 __device__ __forceinline__ float pow2(int e) { return __int_as_float((e + 127) << 23); }
+
+/* Two floats -> one register of two f16 (OUT 0) or bf16 (OUT 1), lo in the
+ * low half, round to nearest even (as f32_to_f16 / f32_to_bf16). */
+template <int OUT>
+__device__ __forceinline__ fpx_u32 pack_half2(float lo, float hi) {
+  fpx_u32 d;
+  if (OUT == 0) asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
+  else asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
+  return d;
+}
+
+/* Four 8x8 matrices of 16-bit values in the mma accumulator layout (lane
+ * holds row lane / 4, columns 2 * (lane % 4) + {0, 1}), stored transposed:
+ * lanes 8m .. 8m + 7 give the shared addresses of the 8 rows of stored
+ * matrix m (= the columns of r[m]), 16 bytes each. */
+__device__ __forceinline__ void stmatrix_x4_trans(fpx_u32 addr, const fpx_u32 (&r)[4]) {
+  asm volatile("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1, %2, %3, %4};" ::"r"(addr),
+               "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3])
+               : "memory");
+}
+
+__device__ __forceinline__ uint4 ld_shared_v4(fpx_u32 addr) {
+  uint4 v;
+  asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "r"(addr)
+               : "memory");
+  return v;
+}
 
 /* Shared memory matrix descriptor of a K-major operand with 128-byte
  * swizzle: 8-row groups 1024 bytes apart. */
@@ -721,6 +753,58 @@ __global__ void __launch_bounds__(384, 1)
   if (!GROUP) {
     rs0 *= row0 < n_total ? load_scale(scales + row0) : 0.f;
     rs1 *= row1 < n_total ? load_scale(scales + row1) : 0.f;
+  }
+  /* f16/bf16 Y goes through shared memory (the X ring is idle now): the
+   * accumulators are stored transposed by stmatrix into a [token][128 rows]
+   * tile (rows padded by 16 bytes: conflict-free), then copied out in
+   * 16-byte chunks, a token's 256 contiguous bytes per 16 threads. Where
+   * the ring is too small (2 stages) and for f32 Y, the lanes store their
+   * values directly. */
+  constexpr int TILE_ROW_BYTES = 128 * 2 + 16;
+  constexpr bool STAGED = OUT != 2 && TOKENS * TILE_ROW_BYTES <= STAGES * STAGE_BYTES;
+  if constexpr (STAGED) {
+    const fpx_u32 tile = smem;
+    const int mi = lane >> 3, mrow = lane & 7; /* the stored matrix and row this lane addresses */
+    const int last_token = m_total - 1;
+#pragma unroll
+    for (int j0 = 0; j0 < TOKENS / 8; j0 += 2) {
+      fpx_u32 r[4]; /* matrices (j0, rows g), (j0, rows g + 8), (j0 + 1, g), (j0 + 1, g + 8) */
+#pragma unroll
+      for (int jj = 0; jj < 2; jj++) {
+        const int j = j0 + jj;
+        float xs0 = 1.f, xs1 = 1.f;
+        if (FP8) {
+          const int t0 = m0 + 8 * j + 2 * tig, t1 = t0 + 1;
+          xs0 = load_scale(x_scales + (x_scale_per_tensor ? 0 : t0 < last_token ? t0 : last_token));
+          xs1 = load_scale(x_scales + (x_scale_per_tensor ? 0 : t1 < last_token ? t1 : last_token));
+        }
+#pragma unroll
+        for (int v1 = 0; v1 < 2; v1++) {
+          const float rs = v1 ? rs1 : rs0;
+          r[2 * jj + v1] = pack_half2<OUT>(acc[4 * j + 2 * v1] * rs * xs0, acc[4 * j + 2 * v1 + 1] * rs * xs1);
+        }
+      }
+      stmatrix_x4_trans(tile + (8 * (j0 + (mi >> 1)) + mrow) * TILE_ROW_BYTES + (16 * cw + 8 * (mi & 1)) * 2, r);
+    }
+    consumer_barrier();
+    const int ct = threadIdx.x - 128;
+    const int row_base = blockIdx.x * 128;
+    const bool vec = n_total % 8 == 0 && ((unsigned long long)y_ptr & 15) == 0;
+    for (int q = ct; q < TOKENS * 16; q += 256) {
+      const int t = q >> 4, row = row_base + 8 * (q & 15), token = m0 + t;
+      if (token >= m_total || row >= n_total) continue;
+      const uint4 v = ld_shared_v4(tile + t * TILE_ROW_BYTES + 16 * (q & 15));
+      unsigned short *dst = (unsigned short *)y_ptr + (long long)token * n_total + row;
+      if (vec) {
+        *(uint4 *)dst = v;
+      } else {
+        const fpx_u32 words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+        for (int e = 0; e < 8; e++)
+          if (row + e < n_total) dst[e] = (unsigned short)(words[e >> 1] >> (16 * (e & 1)));
+      }
+    }
+    return;
   }
   if (!tile_valid) return;
 #pragma unroll
