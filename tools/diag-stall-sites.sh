@@ -1,0 +1,39 @@
+#!/bin/bash
+# diag-stall-sites.sh OUT [bench arguments] - on the GPU machine, from a tree
+# with bundle/: ncu's sampled warp stalls per SASS instruction of the first
+# wgmma GEMM launch of `fpx-tune bench` with the given arguments (default
+# W8A8 on 8b o at M = 8192), as CSV (OUT/source.csv), and a summary of the
+# instructions with the most samples (OUT/top.txt).
+set -u
+out=${1:?usage: tools/diag-stall-sites.sh OUT [bench arguments]}
+shift
+[ $# -gt 0 ] || set -- --family w8a8 --shape 4096,4096 --m 8192 --iters 1
+mkdir -p "$out"
+ncu --clock-control none -k regex:wgmma_gemm -c 1 --section SourceCounters --section WarpStateStats \
+  --import-source no -f -o "$out/report" bundle/run fpx-tune bench "$@" > "$out/ncu.log" 2>&1
+echo "ncu rc=$?"
+ncu -i "$out/report.ncu-rep" --page source --print-source sass --csv > "$out/source.csv" 2> "$out/source.err"
+echo "source page rc=$? ($(wc -l < "$out/source.csv") lines)"
+python3 - "$out/source.csv" > "$out/top.txt" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+if not rows: sys.exit("no rows")
+hdr = rows[0]
+print("columns:", " | ".join(hdr))
+def col(name):
+    for i, h in enumerate(hdr):
+        if h.strip().lower().startswith(name): return i
+    return None
+src, samp = col("source"), col("warp stall sampling (all")
+if samp is None: samp = col("warp stall sampling")
+if src is None or samp is None: sys.exit("columns not found")
+def num(v):
+    try: return float(v.replace(",", ""))
+    except ValueError: return 0.0
+body = [r for r in rows[1:] if len(r) > max(src, samp)]
+total = sum(num(r[samp]) for r in body) or 1
+print(f"total samples {total:.0f}")
+for i, r in sorted(enumerate(body), key=lambda x: -num(x[1][samp]))[:40]:
+    print(f"{num(r[samp]) / total * 100:5.1f}%  #{i:5d}  {r[src].strip()}")
+PY
+head -45 "$out/top.txt"
