@@ -71,25 +71,10 @@ fail:
   return st;
 }
 
-int fpx__wgmma_bits(const fpx__wo_key *key) { return 1 + key->format.exp_bits + key->format.man_bits; }
-
 size_t fpx__wgmma_smem_bytes(const fpx__wgmma_config *c) {
   /* stages of tokens x 128 bytes, a full and an empty barrier per stage,
    * 1024 bytes to align the ring for the 128-byte swizzle */
   return (size_t)c->stages * (size_t)c->tokens * 128 + 16 * (size_t)c->stages + 1024;
-}
-
-int fpx__wgmma_weight_slots(const fpx__wo_key *key, const fpx__wgmma_config *c) {
-  if (key == NULL || c->tokens != 256) return 0;
-  const size_t per_slot = (size_t)FPX__WGMMA_BLOCK_ROWS / 16 * (size_t)fpx__wgmma_bits(key) * 512;
-  for (int slots = 4; slots >= 3; slots--)
-    if (fpx__wgmma_smem_bytes(c) + (size_t)slots * per_slot <= FPX__WGMMA_SMEM_MAX) return slots;
-  return 0;
-}
-
-size_t fpx__wgmma_launch_smem_bytes(const fpx__wo_key *key, const fpx__wgmma_config *c) {
-  const size_t per_slot = (size_t)FPX__WGMMA_BLOCK_ROWS / 16 * (size_t)fpx__wgmma_bits(key) * 512;
-  return fpx__wgmma_smem_bytes(c) + (size_t)fpx__wgmma_weight_slots(key, c) * per_slot;
 }
 
 fpx_status fpx__wgmma_config_check(const fpx__wo_key *key, const fpx__wgmma_config *c) {
@@ -123,9 +108,9 @@ size_t fpx__wgmma_partial_bytes(const fpx__wgmma_config *c, size_t n) {
 
 void fpx__wgmma_gemm_name(const fpx__wo_key *key, const fpx__wgmma_config *c,
                           char out[FPX__NAME_EXPR_MAX]) {
-  snprintf(out, FPX__NAME_EXPR_MAX, "fpx::wgmma_gemm<%d,%d,%d,%d,%d,%d,%d,%d>", key->format.exp_bits,
+  snprintf(out, FPX__NAME_EXPR_MAX, "fpx::wgmma_gemm<%d,%d,%d,%d,%d,%d,%d>", key->format.exp_bits,
            key->format.man_bits, x_code(key->x_dtype), y_code(key->y_dtype), key->group_size,
-           c->tokens, c->stages, fpx__wgmma_weight_slots(key, c));
+           c->tokens, c->stages);
 }
 
 /* Field packing: 4 bits E, 4 bits M, 2 + 2 bits dtypes, 9 bits group, 3 bits

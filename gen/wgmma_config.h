@@ -41,20 +41,10 @@ fpx_status fpx__wgmma_config_check(const fpx__wo_key *key, const fpx__wgmma_conf
 /* Dynamic shared memory of a launch: the ring, its barriers and the slack
  * that aligns the ring to 1024 bytes. */
 size_t fpx__wgmma_smem_bytes(const fpx__wgmma_config *config);
-/* Bits per weight code of the key's format (1 + E + M). */
-int fpx__wgmma_bits(const fpx__wo_key *key);
-/* Column blocks in the shared weight ring of an instance (its WSLOTS):
- * with 256 tokens the most of 4 or 3 that fit beside the X ring within
- * FPX__WGMMA_SMEM_MAX (8 warps x BITS x 512 bytes each), else 0 (weights
- * loaded into registers). Never makes a configuration invalid. */
-int fpx__wgmma_weight_slots(const fpx__wo_key *key, const fpx__wgmma_config *config);
-/* Dynamic shared memory of a launch: fpx__wgmma_smem_bytes plus the weight
- * ring. */
-size_t fpx__wgmma_launch_smem_bytes(const fpx__wo_key *key, const fpx__wgmma_config *config);
 
 /* Name expression of the instance, "fpx::wgmma_gemm<E,M,ACT,OUT,GROUP,
- * TOKENS,STAGES,WSLOTS>" (ACT: 0 f16, 1 bf16, 2 e4m3, 3 e5m2; OUT: 0 f16,
- * 1 bf16, 2 f32; WSLOTS: fpx__wgmma_weight_slots). */
+ * TOKENS,STAGES>" (ACT: 0 f16, 1 bf16, 2 e4m3, 3 e5m2; OUT: 0 f16, 1 bf16,
+ * 2 f32). */
 void fpx__wgmma_gemm_name(const fpx__wo_key *key, const fpx__wgmma_config *config,
                           char out[FPX__NAME_EXPR_MAX]);
 /* In-process id of the instance: family 5 in bits 40 and up, distinct from

@@ -119,7 +119,7 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
     fpx__wgmma_permute_name(args->x_dtype, name);
     FPX_TRY(fpx__ctx_kernel(ctx, permute_id, FPX__TEMPLATE_WGMMA, name, &permute));
   }
-  const size_t smem = fpx__wgmma_launch_smem_bytes(key, cfg);
+  const size_t smem = fpx__wgmma_smem_bytes(cfg);
   /* above 48 KB a kernel must opt in; setting it again is cheap and keeps
    * this file independent of how the kernel table loads functions */
   FPX_CU(ctx->cu, cuFuncSetAttribute(gemm, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)smem));

@@ -20,12 +20,7 @@
  * warpgroup rather than a single warp.
  *
  * Weights (A, registers). Each consumer lane loads its BITS 16-byte words of
- * a 16 x 256 block one or two blocks ahead into registers, as
- * weight_only.cuh does; or, with WSLOTS > 0 (256 tokens, where the
- * accumulators leave registers for one block ahead only), copies them by
- * cp.async into its own part of a WSLOTS-block shared ring placed after the
- * X ring's barriers, WSLOTS - 1 blocks ahead, and reads them back into
- * registers when their block starts. wgmmas go out
+ * a 16 x 256 block one block ahead, as weight_only.cuh does. wgmmas go out
  * in batches of BATCH steps (4, a whole stage; 2 with 256 tokens, for
  * registers; fewer when a scale group is shorter), one commit group each:
  * the A fragments of batch b+1 are built while the wgmmas of batch b run
@@ -341,16 +336,6 @@ __device__ __forceinline__ void stmatrix_x4_trans(fpx_u32 addr, const fpx_u32 (&
                : "memory");
 }
 
-/* 16 bytes global -> shared, L1 bypassed; completion by commit/wait group */
-__device__ __forceinline__ void cp_async_16(fpx_u32 dst, const void *src) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(dst), "l"(src) : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
-}
-
 __device__ __forceinline__ uint4 ld_shared_v4(fpx_u32 addr) {
   uint4 v;
   asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];"
@@ -505,7 +490,7 @@ __device__ __forceinline__ void wgmma(float (&d)[128], const fpx_u32 (&a)[4], fp
  * permuted X (wgmma_permute_x): 2-D, columns innermost, M rows, a box of
  * 128 bytes x TOKENS rows, 128-byte swizzle.
  */
-template <int E, int M, int ACT, int OUT, int GROUP, int TOKENS, int STAGES, int WSLOTS>
+template <int E, int M, int ACT, int OUT, int GROUP, int TOKENS, int STAGES>
 __global__ void __launch_bounds__(384, 1)
     wgmma_gemm(const uint4 *__restrict__ w, const __grid_constant__ wg::TensorMap x_map,
                const float *__restrict__ scales, const float *__restrict__ x_scales,
@@ -515,7 +500,6 @@ __global__ void __launch_bounds__(384, 1)
   static_assert(TOKENS == 64 || TOKENS == 128 || TOKENS == 256, "TOKENS is 64, 128 or 256");
   static_assert(GROUP == 0 || TOKENS <= 128, "group scales need TOKENS <= 128");
   static_assert(STAGES >= 2 && STAGES <= 8, "STAGES is 2..8");
-  static_assert(WSLOTS == 0 || (WSLOTS >= 3 && WSLOTS <= 4), "WSLOTS is 0, 3 or 4");
   static_assert(ACT < 2 || (E <= 4 && M <= 3) || (E == 5 && M == 2),
                 "FP8 activations need a weight format with an exact FP8 form");
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -611,15 +595,13 @@ __global__ void __launch_bounds__(384, 1)
   for (int i = 0; i < (GROUP ? NACC : 1); i++) gacc[i] = 0.f;
   float gs0 = 0.f, gs1 = 0.f; /* scales of the current group, rows g and g + 8 */
 
-  /* Without a weight ring (WSLOTS 0): weight words of DEPTH + 1 column
-   * blocks in registers, block kb is dequantized while the loads of kb + 1
-   * .. kb + DEPTH are in flight. The kb loop is unrolled DEPTH + 1 times so
-   * that each buffer keeps its role (a register move out of a buffer still
-   * loading would wait for it). With one, wbuf[0] holds the block read
-   * from the ring (below). */
+  /* weight words of DEPTH + 1 column blocks in registers: block kb is
+   * dequantized while the loads of kb + 1 .. kb + DEPTH are in flight. The
+   * kb loop is unrolled DEPTH + 1 times so that each buffer keeps its role
+   * (a register move out of a buffer still loading would wait for it). */
   uint4 wbuf[DEPTH + 1][BITS];
 #pragma unroll
-  for (int d = 0; d < (WSLOTS ? 0 : DEPTH); d++)
+  for (int d = 0; d < DEPTH; d++)
 #pragma unroll
     for (int i = 0; i < BITS; i++)
       wbuf[d][i] = tile_valid && kb_begin + d < kb_end
@@ -630,7 +612,7 @@ __global__ void __launch_bounds__(384, 1)
   int slot = 0, phase = 0, prev_slot = 0, it = 0;
   /* one 256-column block: dequantize `cur`, load block kb + DEPTH into `into` */
   auto column_block = [&](const int kb, const uint4(&cur)[BITS], uint4(&into)[BITS]) {
-    if (WSLOTS == 0 && tile_valid && kb + DEPTH < kb_end) {
+    if (tile_valid && kb + DEPTH < kb_end) {
 #pragma unroll
       for (int i = 0; i < BITS; i++)
         into[i] = load_weights(wtile + (long long)(kb + DEPTH) * (BITS * 32) + i * 32);
@@ -708,39 +690,13 @@ __global__ void __launch_bounds__(384, 1)
       it++;
     }
   };
-  if constexpr (WSLOTS > 0) {
-    /* weights through a per-warp shared ring of WSLOTS column blocks: each
-     * lane copies its own BITS 16-byte words by cp.async and reads back
-     * only those (no barrier); block kb + WSLOTS is requested once block
-     * kb is done, so each copy has WSLOTS - 1 blocks of work to arrive,
-     * without holding registers while in flight */
-    const fpx_u32 wring = full_bar + 16 * STAGES + (fpx_u32)cw * (BITS * 512) + (fpx_u32)lane * 16;
-    auto request = [&](int kb) {
-      if (tile_valid && kb < kb_end) {
-        const fpx_u32 dst = wring + (fpx_u32)((kb - kb_begin) % WSLOTS) * (8 * BITS * 512);
-#pragma unroll
-        for (int i = 0; i < BITS; i++) cp_async_16(dst + i * 512, wtile + (long long)kb * (BITS * 32) + i * 32);
-      }
-      cp_async_commit(); /* possibly empty: one group per block keeps the count */
-    };
-    for (int d = 0; d < WSLOTS; d++) request(kb_begin + d);
-    for (int kb = kb_begin; kb < kb_end; kb++) {
-      cp_async_wait<WSLOTS - 1>(); /* this lane's copies of block kb are in */
-      const fpx_u32 src = wring + (fpx_u32)((kb - kb_begin) % WSLOTS) * (8 * BITS * 512);
-#pragma unroll
-      for (int i = 0; i < BITS; i++) wbuf[0][i] = tile_valid ? ld_shared_v4(src + i * 512) : make_uint4(0, 0, 0, 0);
-      column_block(kb, wbuf[0], wbuf[0]);
-      request(kb + WSLOTS); /* into the slot just read */
-    }
-  } else {
-    for (int kb = kb_begin; kb < kb_end; kb += DEPTH + 1) {
-      column_block(kb, wbuf[0], wbuf[DEPTH]);
-      if (kb + 1 >= kb_end) break;
-      column_block(kb + 1, wbuf[1], wbuf[0]);
-      if constexpr (DEPTH == 2) {
-        if (kb + 2 >= kb_end) break;
-        column_block(kb + 2, wbuf[2], wbuf[1]);
-      }
+  for (int kb = kb_begin; kb < kb_end; kb += DEPTH + 1) {
+    column_block(kb, wbuf[0], wbuf[DEPTH]);
+    if (kb + 1 >= kb_end) break;
+    column_block(kb + 1, wbuf[1], wbuf[0]);
+    if constexpr (DEPTH == 2) {
+      if (kb + 2 >= kb_end) break;
+      column_block(kb + 2, wbuf[2], wbuf[1]);
     }
   }
   wgmma_wait<0>();

@@ -140,32 +140,9 @@ Test(wgmma_config, names_and_ids) {
   fpx__wgmma_config cfg = {128, 5, 1};
   char name[FPX__NAME_EXPR_MAX];
   fpx__wgmma_gemm_name(&key, &cfg, name);
-  cr_assert_str_eq(name, "fpx::wgmma_gemm<3,2,2,2,128,128,5,0>");
+  cr_assert_str_eq(name, "fpx::wgmma_gemm<3,2,2,2,128,128,5>");
   cr_assert_eq(fpx__wgmma_gemm_id(&key, &cfg) >> 40, 5, "family 5 from bit 40");
   cr_assert_eq(fpx__wgmma_smem_bytes(&cfg), 5 * 128 * 128 + 16 * 5 + 1024);
-  cr_assert_eq(fpx__wgmma_launch_smem_bytes(&key, &cfg), fpx__wgmma_smem_bytes(&cfg));
-}
-
-/* The weight ring: 256 tokens only, 4 or 3 column blocks of 8 warps x BITS
- * x 512 bytes where they fit beside the X ring, else none. */
-Test(wgmma_config, weight_ring_slots) {
-  static const struct { int e, m, tokens, stages, slots; } cases[] = {
-      {4, 3, 256, 4, 3}, /* 132160 + 3 x 32768 = 230464 <= 232448; 4 would not fit */
-      {2, 1, 256, 4, 4}, /* 4 bits: 16384 per slot */
-      {3, 2, 256, 3, 4}, /* 99424 + 4 x 24576 */
-      {3, 2, 256, 6, 0}, /* 197728: not even 3 slots */
-      {4, 3, 128, 4, 0}, /* 128 tokens: registers */
-      {2, 1, 64, 2, 0},
-  };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    const fpx__wo_key key = {{cases[i].e, cases[i].m}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
-    const fpx__wgmma_config cfg = {cases[i].tokens, cases[i].stages, 1};
-    const int slots = fpx__wgmma_weight_slots(&key, &cfg);
-    cr_assert_eq(slots, cases[i].slots, "case %zu: %d slots", i, slots);
-    const size_t bytes = fpx__wgmma_launch_smem_bytes(&key, &cfg);
-    cr_assert_eq(bytes, fpx__wgmma_smem_bytes(&cfg) + (size_t)slots * 8 * (1 + cases[i].e + cases[i].m) * 512);
-    cr_assert_leq(bytes, FPX__WGMMA_SMEM_MAX);
-  }
 }
 
 Test(wgmma_config, ids_are_distinct_and_never_weight_only_ids) {

@@ -17,10 +17,9 @@ echo "source page rc=$? ($(wc -l < "$out/source.csv") lines)"
 python3 - "$out/source.csv" > "$out/top.txt" <<'PY'
 import csv, sys
 rows = list(csv.reader(open(sys.argv[1])))
-while rows and (not rows[0] or rows[0][0] != "Address"):  # the kernel-name line first
-    rows = rows[1:]
-if not rows: sys.exit("no header row")
+if not rows: sys.exit("no rows")
 hdr = rows[0]
+print("columns:", " | ".join(hdr))
 def col(name):
     for i, h in enumerate(hdr):
         if h.strip().lower().startswith(name): return i
@@ -34,11 +33,7 @@ def num(v):
 body = [r for r in rows[1:] if len(r) > max(src, samp)]
 total = sum(num(r[samp]) for r in body) or 1
 print(f"total samples {total:.0f}")
-stalls = [i for i, h in enumerate(hdr) if h.startswith("stall_") and "Not Issued" not in h]
-agg = sorted(((sum(num(r[i]) for r in body), hdr[i]) for i in stalls), reverse=True)
-print("by reason: " + ", ".join(f"{h[6:]} {v / total * 100:.1f}%" for v, h in agg if v > 0))
-for i, r in sorted(sorted(enumerate(body), key=lambda x: -num(x[1][samp]))[:30]):
-    why = sorted(((num(r[j]), hdr[j][6:]) for j in stalls if num(r[j]) > 0), reverse=True)[:2]
-    print(f"{num(r[samp]) / total * 100:5.1f}%  #{i:5d}  {r[src].strip()[:64]:64s} {why}")
+for i, r in sorted(enumerate(body), key=lambda x: -num(x[1][samp]))[:40]:
+    print(f"{num(r[samp]) / total * 100:5.1f}%  #{i:5d}  {r[src].strip()}")
 PY
 head -45 "$out/top.txt"

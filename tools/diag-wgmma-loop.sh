@@ -1,20 +1,19 @@
 #!/bin/bash
-# diag-wgmma-loop.sh OUT [E M ACT TOKENS STAGES WSLOTS] - on the GPU machine, from a
+# diag-wgmma-loop.sh OUT [E M ACT TOKENS STAGES] - on the GPU machine, from a
 # tree with bundle/: the SASS of one wgmma GEMM instance (compiled here with
-# nvcc from templates/, default W8A8 at 256 tokens: 4 3 2 256 4 3; WSLOTS as
-# fpx__wgmma_weight_slots gives for the configuration) and ncu's
+# nvcc from templates/, default W8A8 at 256 tokens: 4 3 2 256 4) and ncu's
 # warp-state, scheduler and pipe statistics of that kernel on 8b o
 # (N = K = 4096) at M = 8192 (the first wgmma GEMM launch of the bench),
 # plus an instruction-mix count of the SASS.
 # ACT: 0 f16, 1 bf16, 2 e4m3, 3 e5m2 (bf16 output, per-row scales).
 set -u
-out=${1:?usage: tools/diag-wgmma-loop.sh OUT [E M ACT TOKENS STAGES WSLOTS]}
-e=${2:-4} m=${3:-3} act=${4:-2} tokens=${5:-256} stages=${6:-4} wslots=${7:-3}
+out=${1:?usage: tools/diag-wgmma-loop.sh OUT [E M ACT TOKENS STAGES]}
+e=${2:-4} m=${3:-3} act=${4:-2} tokens=${5:-256} stages=${6:-4}
 mkdir -p "$out"
 src="$out/instance.cu"
 cat > "$src" <<CU
 #include "wgmma_gemm.cuh"
-template __global__ void fpx::wgmma_gemm<$e, $m, $act, 1, 0, $tokens, $stages, $wslots>(
+template __global__ void fpx::wgmma_gemm<$e, $m, $act, 1, 0, $tokens, $stages>(
     const uint4 *, const __grid_constant__ fpx::wg::TensorMap, const float *, const float *,
     void *, int, int, int, int, float4 *, unsigned *);
 CU
