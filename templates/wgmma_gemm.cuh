@@ -764,6 +764,10 @@ __global__ void __launch_bounds__(384, 1)
   constexpr bool STAGED = OUT != 2 && TOKENS * TILE_ROW_BYTES <= STAGES * STAGE_BYTES;
   if constexpr (STAGED) {
     const fpx_u32 tile = smem;
+    /* the other warpgroup's last wgmmas may still read X stages that the
+     * tile overlays (without split-K nothing has synchronized the two
+     * since the loop) */
+    consumer_barrier();
     const int mi = lane >> 3, mrow = lane & 7; /* the stored matrix and row this lane addresses */
     const int last_token = m_total - 1;
 #pragma unroll
