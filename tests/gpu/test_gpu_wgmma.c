@@ -511,6 +511,20 @@ Test(gpu_wgmma, unaligned_shapes, .timeout = 600) {
   run_cases(cases, sizeof cases / sizeof cases[0]);
 }
 
+/* Split-K 1 over long K, where the X stages last read by the loop are the
+ * ones the shared-memory output tile of the epilogue overlays (64 tokens,
+ * 6 stages, 128 stages in all; 256 tokens, 3 stages of FP8 X, 32 in all):
+ * the consumer warpgroups must all be done with them first. Both launches
+ * of run() must also agree bit for bit. */
+Test(gpu_wgmma, staged_epilogue_after_long_k, .timeout = 600) {
+  static const small_case cases[] = {
+      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 64, 2048, 8192, {64, 6, 1}},
+      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 512, 1024, 4096, {256, 3, 1}},
+      {"e2m1", FPX_DTYPE_BF16, FPX_DTYPE_F16, 0, 0, 200, 1000, 4104, {128, 6, 1}},
+  };
+  run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
 /* f16 activations (the FP16 bias correction on the accumulator), e5m2
  * activations (E4M3 x E5M2 and E5M2 x E5M2 wgmma), a per-tensor X scale. */
 Test(gpu_wgmma, other_activation_dtypes, .timeout = 600) {
