@@ -103,9 +103,10 @@ void fpx__wo_config_default(size_t m, size_t n, size_t k, int sm_count,
   /* up to 32 tokens: one 16-row tile per block, its K split over 4 warps
    * (what tuning picks most at M <= 32 on the H100, cache/shipped/);
    * beyond, 4 tiles per block. Token tiles per block: one up to 8 tokens,
-   * two up to 16 (both have their activations prefetched, and a block
-   * reads its weights once for all its tokens: at M = 16, 1.17-1.58x of
-   * cuBLAS on the H200 against 1.08-1.37x for the tuned one-tile winners,
+   * two up to 16 (a block reads its weights once for all its tokens, and
+   * both prefetch their activations where the registers allow: at M = 16,
+   * 1/4/2 ran e3m2 1.28x, e2m1 1.58x, e4m3 1.35x of cuBLAS on the H200
+   * against 1.16x, 1.37x, 1.08x for the tuned one-tile winners of the time,
    * NOTES-PERF.md), then 4 and 8 */
   out->warps_n = m <= 32 ? 1 : 4;
   out->warps_k = m <= 32 && k_blocks >= 4 ? 4 : 1;
