@@ -1,9 +1,9 @@
 /*
  * config_lookup.c - which configuration fpx_gemm runs when the caller gives
  * none: an in-process table of resolved keys in front of the user database
- * (exact key, then nearest M bucket), the databases shipped inside the
- * library for this GPU model, and the heuristic. Counts where each call's
- * configuration came from.
+ * and the databases shipped inside the library for this GPU model (exact M
+ * bucket in either before the nearest bucket in either), and the
+ * heuristic. Counts where each call's configuration came from.
  */
 #include <math.h>
 #include <stdio.h>

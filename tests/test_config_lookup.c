@@ -1,6 +1,7 @@
 /*
  * test_config_lookup.c - the order in which fpx_gemm finds a configuration
- * (user database exact key, nearest M bucket, shipped database, heuristic),
+ * (user database exact key, shipped exact M bucket, user nearest M bucket,
+ * shipped nearest, heuristic),
  * the in-process table in front of it and the per-source call counts. The
  * context is assembled by hand with a fake device, so no GPU is needed.
  */
