@@ -63,7 +63,7 @@ fail:
 /* The wgmma part of a kernel-1 configuration (split_k 0, from callers
  * written before the family had split-K, means 1). */
 static fpx__wgmma_config wgmma_part(const fpx_wo_config *c) {
-  return (fpx__wgmma_config){c->tokens, c->stages, c->split_k == 0 ? 1 : c->split_k};
+  return (fpx__wgmma_config){c->tokens, c->stages, c->split_k == 0 ? 1 : c->split_k, 0};
 }
 
 fpx_status fpx__wo_config_check(const fpx_wo_config *c) {
@@ -142,7 +142,9 @@ size_t fpx__wo_config_space(fpx_wo_config *out, size_t max) {
 }
 
 void fpx__wo_config_text(const fpx_wo_config *c, char *out, size_t size) {
-  if (c->kernel == 1 && c->split_k <= 1)
+  if (c->kernel == 1 && c->split_k == FPX_SPLIT_K_STREAM)
+    snprintf(out, size, "wgmma:%d/%d/sk", c->tokens, c->stages);
+  else if (c->kernel == 1 && c->split_k <= 1)
     snprintf(out, size, "wgmma:%d/%d", c->tokens, c->stages);
   else if (c->kernel == 1)
     snprintf(out, size, "wgmma:%d/%d/%d", c->tokens, c->stages, c->split_k);
@@ -278,16 +280,23 @@ size_t fpx__gemm_candidates(const fpx__wo_key *key, size_t m, size_t n, size_t k
     /* no token tile wider than M needs, beyond the narrowest */
     if (t > 0 && (size_t)wgmma_tokens[t - 1] >= m) break;
     const size_t blocks = wgmma_blocks(m, n, wgmma_tokens[t]);
-    for (size_t s = 0; s < sizeof wgmma_stages / sizeof wgmma_stages[0]; s++)
+    for (size_t s = 0; s < sizeof wgmma_stages / sizeof wgmma_stages[0]; s++) {
+      int tile_ok = 0;
       for (size_t v = 0; v < sizeof split_values / sizeof split_values[0]; v++) {
         const size_t split = (size_t)split_values[v];
         if (split > 1 && (split > wgmma_max_split(k) || blocks * split > 8 * sms)) break;
-        const fpx__wgmma_config w = {wgmma_tokens[t], wgmma_stages[s], (int)split};
+        const fpx__wgmma_config w = {wgmma_tokens[t], wgmma_stages[s], (int)split, 0};
         if (fpx__wgmma_config_check(key, &w) != FPX_OK) break;
+        tile_ok = 1;
         if (count < max)
           out[count++] = (fpx_wo_config){.kernel = 1, .split_k = w.split_k, .tokens = w.tokens,
                                          .stages = w.stages};
       }
+      /* then stream-K over the SMs, for a tile the key allows */
+      if (tile_ok && count < max)
+        out[count++] = (fpx_wo_config){.kernel = 1, .split_k = FPX_SPLIT_K_STREAM,
+                                       .tokens = wgmma_tokens[t], .stages = wgmma_stages[s]};
+    }
   }
   fpx__error_clear();
   return count;
@@ -336,7 +345,7 @@ int fpx__wgmma_auto_config(int sm_version, int sm_count, const fpx__wo_key *key,
     return 0;
   }
   const size_t sms = (size_t)(sm_count > 0 ? sm_count : 132);
-  fpx__wgmma_config w = {64, 4, 1}; /* tokens and split set below (64 always a candidate) */
+  fpx__wgmma_config w = {64, 4, 1, 0}; /* tokens and split set below (64 always a candidate) */
   /* the token tile (no wider than M needs; 256 with per-row scales only)
    * and split of least modelled cost; a wider tile must win by 5% */
   static const int tokens[] = {64, 128, 256};
@@ -351,6 +360,15 @@ int fpx__wgmma_auto_config(int sm_version, int sm_count, const fpx__wo_key *key,
       w.tokens = tokens[t];
       w.split_k = split;
     }
+  }
+  /* Stream-K for 256-token tiles that fill more than one wave but leave
+   * the last one under 90% full (H200 sweep of the llama3 shapes with the
+   * stream-K candidates, NOTES-PERF.md: it won 1.29-1.35x at 1.21 waves
+   * and 1.05-1.10x at 3.39, tied or lost above 90%, and lost below one
+   * wave, where no block has a second tile to balance) */
+  if (w.tokens == 256) {
+    const size_t blocks = wgmma_blocks(m, n, 256), waves = (blocks + sms - 1) / sms;
+    if (blocks > sms && (double)blocks < 0.9 * (double)(waves * sms)) w.split_k = FPX_SPLIT_K_STREAM;
   }
   /* 6 stages won 2-6% over 4 in the sweep with 64 and 128 tokens; with
    * 256, 4 won or tied */

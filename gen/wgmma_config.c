@@ -72,9 +72,13 @@ fail:
 }
 
 size_t fpx__wgmma_smem_bytes(const fpx__wgmma_config *c) {
-  /* stages of tokens x 128 bytes, a full and an empty barrier per stage,
-   * 1024 bytes to align the ring for the 128-byte swizzle */
-  return (size_t)c->stages * (size_t)c->tokens * 128 + 16 * (size_t)c->stages + 1024;
+  /* as ring_smem_bytes and epilogue_tile_bytes in the template: stages of
+   * tokens x 128 bytes, a full and an empty barrier per stage, 1024 bytes
+   * to align the ring for the 128-byte swizzle, then the epilogue's tile of
+   * tokens rows of 272 bytes where the total stays within the limit */
+  const size_t ring = (size_t)c->stages * (size_t)c->tokens * 128 + 16 * (size_t)c->stages + 1024;
+  const size_t tile = (size_t)c->tokens * FPX__WGMMA_TILE_ROW_BYTES;
+  return ring + tile <= FPX__WGMMA_SMEM_MAX ? ring + tile : ring;
 }
 
 fpx_status fpx__wgmma_config_check(const fpx__wo_key *key, const fpx__wgmma_config *c) {
@@ -84,20 +88,28 @@ fpx_status fpx__wgmma_config_check(const fpx__wo_key *key, const fpx__wgmma_conf
                       c->tokens);
   if (c->stages < 2 || c->stages > 8)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT, "wgmma config stages %d is outside 2..8", c->stages);
-  if (c->split_k < 1 || c->split_k > 64)
-    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "wgmma config split_k %d is outside 1..64",
-                      c->split_k);
+  if ((c->split_k < 1 || c->split_k > 64) && c->split_k != FPX_SPLIT_K_STREAM)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT,
+                      "wgmma config split_k %d is neither 1..64 nor %d (stream-K)", c->split_k,
+                      FPX_SPLIT_K_STREAM);
   if (key != NULL && key->group_size != 0 && c->tokens > 128)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT,
                       "wgmma config tokens %d with group_size %d: group scales need tokens <= "
                       "128 (two accumulators)",
                       c->tokens, key->group_size);
+  if (c->max_blocks < 0)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "wgmma config max_blocks %d is negative", c->max_blocks);
   if (fpx__wgmma_smem_bytes(c) > FPX__WGMMA_SMEM_MAX)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT,
                       "wgmma config stages %d x tokens %d needs %zu bytes of shared memory, more "
                       "than %d",
                       c->stages, c->tokens, fpx__wgmma_smem_bytes(c), FPX__WGMMA_SMEM_MAX);
   return FPX_OK;
+}
+
+size_t fpx__wgmma_stream_partial_bytes(const fpx__wgmma_config *c, size_t blocks) {
+  if (c->split_k != FPX_SPLIT_K_STREAM) return 0;
+  return 2 * blocks * (size_t)c->tokens * FPX__WGMMA_BLOCK_ROWS * sizeof(float);
 }
 
 size_t fpx__wgmma_partial_bytes(const fpx__wgmma_config *c, size_t n) {

@@ -18,8 +18,12 @@
 typedef struct fpx__wgmma_config {
   int tokens;  /* tokens per block, the wgmma N: 64, 128 or 256 */
   int stages;  /* depth of the shared-memory ring of X: 2..8 */
-  int split_k; /* blocks along K, 1..64, reduced in the kernel (a launch
-                * parameter: not part of the instance) */
+  int split_k; /* blocks along K, 1..64, reduced in the kernel, or
+                * FPX_SPLIT_K_STREAM (stream-K over the SMs); a launch
+                * parameter: not part of the instance */
+  int max_blocks; /* blocks launched at most (0: one per SM); each takes
+                   * every max_blocks-th unit. Launch parameter, for tests
+                   * that make a few blocks run many units. */
 } fpx__wgmma_config;
 
 #define FPX__TEMPLATE_WGMMA "wgmma_gemm.cuh"
@@ -27,6 +31,9 @@ typedef struct fpx__wgmma_config {
 #define FPX__WGMMA_BLOCK_ROWS 128
 /* dynamic shared memory one block may opt in to on sm_90 (227 KB) */
 #define FPX__WGMMA_SMEM_MAX (227 * 1024)
+/* a row of the epilogue's shared [token][128 rows] tile of 16-bit Y,
+ * padded by 16 bytes */
+#define FPX__WGMMA_TILE_ROW_BYTES 272
 
 /* Checks what the family computes: the format, x_dtype f16, bf16, e4m3 or
  * e5m2 (FP8 X needs a weight format with an exact FP8 form: E <= 4 and
@@ -38,8 +45,9 @@ fpx_status fpx__wgmma_key_check(const fpx__wo_key *key);
  * FPX__WGMMA_SMEM_MAX.
  * Names the bad value. */
 fpx_status fpx__wgmma_config_check(const fpx__wo_key *key, const fpx__wgmma_config *config);
-/* Dynamic shared memory of a launch: the ring, its barriers and the slack
- * that aligns the ring to 1024 bytes. */
+/* Dynamic shared memory of a launch: the ring, its barriers, the slack
+ * that aligns the ring to 1024 bytes and, where the total stays within
+ * FPX__WGMMA_SMEM_MAX, the epilogue's tile. */
 size_t fpx__wgmma_smem_bytes(const fpx__wgmma_config *config);
 
 /* Name expression of the instance, "fpx::wgmma_gemm<E,M,ACT,OUT,GROUP,
@@ -62,7 +70,12 @@ uint64_t fpx__wgmma_permute_id(fpx_dtype x_dtype);
 /* Largest split-K partials of one launch (bytes), the same way. */
 #define FPX__WGMMA_PARTIALS_MAX ((size_t)256 << 20)
 /* Bytes of split-K partials per token tile of a launch over n weight rows:
- * split_k x (128-row tiles) x tokens x 128 floats; 0 without split-K. */
+ * split_k x (128-row tiles) x tokens x 128 floats; 0 without split-K (and
+ * with stream-K). */
 size_t fpx__wgmma_partial_bytes(const fpx__wgmma_config *config, size_t n);
+/* Bytes of stream-K partials of a launch of `blocks` blocks: two tiles of
+ * tokens x 128 floats per block (a block shares at most two tiles with
+ * others); 0 unless split_k is FPX_SPLIT_K_STREAM. */
+size_t fpx__wgmma_stream_partial_bytes(const fpx__wgmma_config *config, size_t blocks);
 
 #endif

@@ -482,18 +482,22 @@ FPX_API void fpx_weights_destroy(fpx_weights *weights);
  *   kernel 1, wgmma (sm_90 only: H100, H200): 128 weight rows x `tokens`
  *     tokens per block with a `stages`-deep ring of X in shared memory, K
  *     split over split_k blocks (0 means 1: configurations written before
- *     the family had split-K); warps_n, warps_k and m_tiles are ignored.
- *     tokens is 64, 128 or 256 (at most 128 with group scales), stages
- *     2..8, split_k 0..64; on any other GPU fpx_gemm returns
- *     FPX_ERR_UNSUPPORTED_DEVICE.
+ *     the family had split-K), or FPX_SPLIT_K_STREAM: every tile's K
+ *     iterations shared evenly by one block per SM (stream-K; tiles that
+ *     straddle two blocks are summed in the kernel); warps_n, warps_k and
+ *     m_tiles are ignored. tokens is 64, 128 or 256 (at most 128 with
+ *     group scales), stages 2..8, split_k 0..64 or FPX_SPLIT_K_STREAM; on
+ *     any other GPU fpx_gemm returns FPX_ERR_UNSUPPORTED_DEVICE.
  * Initializers that name only the first four fields ({4, 1, 2, 1}) leave
  * kernel at 0 and keep meaning mma.sync; prefer designated initializers. */
+#define FPX_SPLIT_K_STREAM (-1) /* wgmma split_k: stream-K over the SMs */
 typedef struct fpx_wo_config {
   int warps_n; /* warps along N per block (16 rows each): 1, 2, 4, 8 */
   int warps_k; /* warps along K per block, reduced in shared memory: 1, 2, 4 */
   int m_tiles; /* 8-token tiles per block: 1, 2, 4, 8 */
   int split_k; /* blocks along K, 1..64, reduced in the kernel (both
-                * kernels; for wgmma 0 also means 1) */
+                * kernels; for wgmma 0 also means 1, FPX_SPLIT_K_STREAM
+                * stream-K) */
   int kernel;  /* 0 = mma.sync (the fields above), 1 = wgmma (sm_90) */
   int tokens;  /* wgmma only: tokens per block, 64, 128 or 256 */
   int stages;  /* wgmma only: depth of the shared-memory ring of X, 2..8 */

@@ -3,9 +3,10 @@
  * the key, the configuration and the arguments, gets the kernel from the
  * context's table (compiling on first use), opts in to its shared memory,
  * writes X permuted into the stream's workspace (the pass the TMA copies
- * need, see the template) and launches one block of 384 threads per 128
- * weight rows x `tokens` tokens x split-K as a programmatic dependent of
- * that pass (its start overlaps the pass), in chunks of tokens when X or
+ * need, see the template) and launches the GEMM as a programmatic
+ * dependent of that pass (its start overlaps the pass): one block of 384
+ * threads per SM at most, each taking every gridDim-th unit (128 weight
+ * rows x `tokens` tokens x one split of K), in chunks of tokens when X or
  * the split-K partials would be large.
  */
 #include "wgmma_gemm.h"
@@ -124,11 +125,18 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
    * this file independent of how the kernel table loads functions */
   FPX_CU(ctx->cu, cuFuncSetAttribute(gemm, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)smem));
 
-  /* split-K: at most one split per 256-column block, so none is empty */
+  /* split-K: at most one split per 256-column block, so none is empty;
+   * stream-K: one unit per tile as far as the workspace goes (its
+   * partials are per block, see below) */
   fpx__wgmma_config run = *cfg;
   const size_t k_blocks = (w->k + 255) / 256;
-  if ((size_t)run.split_k > k_blocks) run.split_k = (int)k_blocks;
-  unsigned split = (unsigned)run.split_k;
+  const int stream_k = run.split_k == FPX_SPLIT_K_STREAM;
+  if (!stream_k && (size_t)run.split_k > k_blocks) run.split_k = (int)k_blocks;
+  const unsigned split = stream_k ? 1u : (unsigned)run.split_k;
+  /* blocks: one per SM (they stay resident: 384 threads and most of the
+   * shared memory each), fewer where the configuration says so */
+  size_t max_blocks = (size_t)(ctx->info.sm_count > 0 ? ctx->info.sm_count : 1);
+  if (cfg->max_blocks > 0 && (size_t)cfg->max_blocks < max_blocks) max_blocks = (size_t)cfg->max_blocks;
 
   /* X permuted into a workspace of rows of K rounded up to 32 columns, then
    * the split-K partials; in chunks of whole token tiles that fit
@@ -148,10 +156,19 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
   const size_t chunk_y = (chunk_rows + tokens - 1) / tokens;
   const size_t x_bytes = (chunk_rows * row_bytes + 255) / 256 * 256;
   const unsigned grid_x = (unsigned)((w->n + FPX__WGMMA_BLOCK_ROWS - 1) / FPX__WGMMA_BLOCK_ROWS);
+  /* the kernel counts a chunk's units (tiles x splits) or stream-K
+   * iterations (tiles x column blocks) in an int */
+  const unsigned long long per_tile = stream_k ? k_blocks : split;
+  if ((unsigned long long)grid_x * chunk_y * per_tile > INT_MAX - 65536)
+    return fpx__error(FPX_ERR_UNSUPPORTED_SHAPE,
+                      "wgmma gemm: n = %zu with %zu tiles of %zu tokens makes more than %d %s",
+                      w->n, chunk_y, tokens, INT_MAX - 65536, stream_k ? "stream-K iterations" : "units");
+  const size_t partial_bytes =
+      stream_k ? fpx__wgmma_stream_partial_bytes(&run, max_blocks) : chunk_y * tile_partial_bytes;
   CUdeviceptr xp = 0, counters = 0;
-  FPX_TRY(fpx__ctx_workspace(ctx, stream, x_bytes + chunk_y * tile_partial_bytes,
-                             split > 1 ? (size_t)grid_x * chunk_y : 1, &xp, &counters));
-  CUdeviceptr partials = split > 1 ? xp + x_bytes : 0;
+  FPX_TRY(fpx__ctx_workspace(ctx, stream, x_bytes + partial_bytes,
+                             split > 1 || stream_k ? (size_t)grid_x * chunk_y : 1, &xp, &counters));
+  CUdeviceptr partials = split > 1 || stream_k ? xp + x_bytes : 0;
 
   const size_t y_size = fpx__dtype_size(args->y_dtype);
   int n = (int)w->n, k = (int)w->k, per_tensor = args->x_scale_per_tensor != 0;
@@ -167,14 +184,17 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
     FPX_TRY(encode_x_map(ctx, xp, rows, row_bytes, x_size, cfg->tokens, &map));
     CUdeviceptr y = args->y + m0 * w->n * y_size;
     CUdeviceptr x_scales = !fp8 ? 0 : args->x_scales + (per_tensor ? 0 : m0 * sizeof(float));
-    const unsigned grid_y = (unsigned)((rows + tokens - 1) / tokens);
+    /* no more blocks than units (or stream-K iterations): none is idle */
+    const size_t units = (size_t)grid_x * ((rows + tokens - 1) / tokens) * (size_t)per_tile;
+    const size_t blocks = max_blocks < units ? max_blocks : units;
+    int split_param = stream_k ? 0 : (int)split; /* 0: stream-K in the kernel */
     void *params[] = {(void *)&w->packed, &map, (void *)&w->scales, &x_scales, &y, &m, &n, &k,
-                      &per_tensor, &partials, &counters};
+                      &per_tensor, &split_param, &partials, &counters};
     /* a programmatic dependent of the pass: its blocks may start before
      * the pass ends (the kernel waits for it before reading X) */
     CUlaunchAttribute attr = {.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION,
                               .value.programmaticStreamSerializationAllowed = 1};
-    const CUlaunchConfig launch = {.gridDimX = grid_x, .gridDimY = grid_y, .gridDimZ = split,
+    const CUlaunchConfig launch = {.gridDimX = (unsigned)blocks, .gridDimY = 1, .gridDimZ = 1,
                                    .blockDimX = FPX__WGMMA_THREADS, .blockDimY = 1, .blockDimZ = 1,
                                    .sharedMemBytes = (unsigned)smem, .hStream = stream,
                                    .attrs = &attr, .numAttrs = 1};

@@ -201,6 +201,20 @@ __device__ __forceinline__ fpx_u32 bytes_0202(fpx_u32 lo, fpx_u32 hi) {
   return __byte_perm(lo, hi, 0x6420);
 }
 
+/* Shared memory of a launch (mirrored by fpx__wgmma_smem_bytes in
+ * gen/wgmma_config.c): the X ring at a 1024-byte boundary (1024 bytes of
+ * slack), a full and an empty barrier per stage, then the epilogue's
+ * [token][128 rows] tile of 16-bit Y (rows padded to 272 bytes) where the
+ * total stays within the 227 KB a block may have; epilogue_tile_bytes is 0
+ * where it does not (the tile then overlays the ring). */
+constexpr int SMEM_LIMIT = 227 * 1024;
+__device__ __host__ constexpr int ring_smem_bytes(int tokens, int stages) {
+  return stages * tokens * 128 + 16 * stages + 1024;
+}
+__device__ __host__ constexpr int epilogue_tile_bytes(int tokens, int stages) {
+  return ring_smem_bytes(tokens, stages) + tokens * 272 <= SMEM_LIMIT ? tokens * 272 : 0;
+}
+
 /* Word of a 32-column slice of X that becomes word d of the slice in the
  * order the B operand needs (the X permutation above): the slice's C x 4
  * words (C = 4 with 16-bit X, 64-byte slices; C = 2 with FP8 X, 32-byte
@@ -216,7 +230,8 @@ __device__ __forceinline__ int permuted_source_word(int d) {
 
 /* Everything above is plain integer code that is also valid host C++ (so
  * its bit manipulation can be exercised without a GPU, given stand-ins for
- * __device__ and __byte_perm); everything below needs the CUDA compiler. */
+ * __device__, __host__ and __byte_perm); everything below needs the CUDA
+ * compiler. */
 #if defined(__CUDACC__)
 namespace fpx {
 namespace wg {
@@ -495,7 +510,7 @@ __global__ void __launch_bounds__(384, 1)
     wgmma_gemm(const uint4 *__restrict__ w, const __grid_constant__ wg::TensorMap x_map,
                const float *__restrict__ scales, const float *__restrict__ x_scales,
                void *__restrict__ y_ptr, int m_total, int n_total, int k_total,
-               int x_scale_per_tensor, float4 *__restrict__ partials,
+               int x_scale_per_tensor, int split_k, float4 *__restrict__ partials,
                unsigned *__restrict__ counters) {
   static_assert(TOKENS == 64 || TOKENS == 128 || TOKENS == 256, "TOKENS is 64, 128 or 256");
   static_assert(GROUP == 0 || TOKENS <= 128, "group scales need TOKENS <= 128");
@@ -532,17 +547,99 @@ __global__ void __launch_bounds__(384, 1)
   extern __shared__ unsigned char smem_raw[];
   const fpx_u32 smem = (smem_addr(smem_raw) + 1023u) & ~1023u;
   const fpx_u32 full_bar = smem + STAGES * STAGE_BYTES, empty_bar = full_bar + 8 * STAGES;
+  /* the epilogue's [token][row] tile: after the barriers where the launch
+   * reserved room for it (epilogue_tile_bytes), else over the X ring */
+  constexpr int TILE_ROW_BYTES = 128 * 2 + 16;
+  constexpr bool OWN_TILE = epilogue_tile_bytes(TOKENS, STAGES) > 0;
+  const fpx_u32 own_tile = empty_bar + 8 * STAGES;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int m0 = blockIdx.y * TOKENS;
   /* whole 256-column blocks: stages past K are zero-filled rather than
-   * skipped, so that no branch sits inside the consumers' wgmma pipeline;
-   * split z of gridDim.z takes blocks kb_begin..kb_end - 1 (never empty:
-   * the launcher keeps gridDim.z <= the number of blocks) */
+   * skipped, so that no branch sits inside the consumers' wgmma pipeline */
   const int k_blocks = (k_total + 255) >> 8;
-  const int split_k = gridDim.z;
-  const int kb_begin = (int)((long long)blockIdx.z * k_blocks / split_k);
-  const int kb_end = (int)((long long)(blockIdx.z + 1) * k_blocks / split_k);
-  const int n_stages = (kb_end - kb_begin) * STAGES_PER_BLOCK;
+  const int tiles_x = (n_total + 127) >> 7;
+  const int tiles = tiles_x * ((m_total + TOKENS - 1) / TOKENS);
+  /* The block's units, each a range of column blocks of one tile (128
+   * weight rows x TOKENS tokens, weight rows fastest), never empty:
+   *   split_k >= 1: unit u is split u % split_k of tile u / split_k (the
+   *     launcher keeps split_k <= the column blocks), and block b runs
+   *     units b, b + gridDim.x, ...;
+   *   split_k == 0 (stream-K): with at least two waves of tiles, all but
+   *     the last one to two waves' worth run whole, tile b, b + gridDim.x,
+   *     ... for block b (dp_tiles of them: neighbouring tiles run at the
+   *     same time, so X and the weights are shared in L2). The rest, as
+   *     (tile, column block) iterations, tile-major, are cut into
+   *     gridDim.x contiguous ranges as even as they can be, at least one
+   *     iteration each (the launcher keeps gridDim.x <= the tiles x
+   *     column blocks, and the rest is at least a wave of tiles when
+   *     dp_tiles > 0); block b then runs the pieces of tiles in range b.
+   * A unit is one of `slots` contributors to its tile (slot 0 first along
+   * K); with one, it stores Y itself. The cursor `at` is the unit index or
+   * the first iteration. */
+  const bool stream = split_k == 0;
+  const int blocks = gridDim.x;
+  const int dp_tiles = stream && tiles >= 2 * blocks ? (tiles / blocks - 1) * blocks : 0;
+  const int dp_iters = dp_tiles * k_blocks;
+  const int sk_iters = (tiles - dp_tiles) * k_blocks; /* < 2^31: checked by the launcher */
+  auto sk_begin = [&](int b) { return dp_iters + (int)((long long)b * sk_iters / blocks); };
+  auto sk_owner = [&](int i) {
+    return (int)(((long long)(i - dp_iters) * blocks + blocks - 1) / sk_iters);
+  };
+  struct Unit {
+    int tile, slot, slots, row_block, m0, kb_begin, kb_end;
+    int next; /* the cursor of the block's next unit */
+  };
+  auto unit_at = [&](int at) {
+    Unit r;
+    if (stream && at < dp_iters) { /* a whole tile */
+      r.tile = at / k_blocks;
+      r.kb_begin = 0;
+      r.kb_end = k_blocks;
+      r.slot = 0;
+      r.slots = 1;
+      r.next = r.tile + blocks < dp_tiles ? at + blocks * k_blocks : sk_begin(blockIdx.x);
+    } else if (stream) {
+      r.tile = at / k_blocks;
+      const int tile_begin = r.tile * k_blocks, tile_end = tile_begin + k_blocks;
+      const int end = sk_begin(blockIdx.x + 1);
+      r.kb_begin = at - tile_begin;
+      r.kb_end = (end < tile_end ? end : tile_end) - tile_begin;
+      const int first = sk_owner(tile_begin);
+      r.slot = (int)blockIdx.x - first;
+      r.slots = sk_owner(tile_end - 1) - first + 1;
+      r.next = tile_begin + r.kb_end;
+    } else {
+      r.tile = at / split_k;
+      r.slot = at - r.tile * split_k;
+      r.slots = split_k;
+      r.kb_begin = (int)((long long)r.slot * k_blocks / split_k);
+      r.kb_end = (int)((long long)(r.slot + 1) * k_blocks / split_k);
+      r.next = at + blocks;
+    }
+    r.row_block = r.tile % tiles_x;
+    r.m0 = r.tile / tiles_x * TOKENS;
+    return r;
+  };
+  const int first_at = !stream ? (int)blockIdx.x
+                       : dp_tiles > 0 ? (int)blockIdx.x * k_blocks
+                                      : sk_begin(blockIdx.x);
+  const int end_at = stream ? sk_begin(blockIdx.x + 1) : tiles * split_k;
+  /* Where contributor z of a tile keeps its partial sums, in tiles of
+   * partials: base + z * stride, plus odd0 for z = 0. With split-K
+   * [split][tile]. With stream-K (shared tiles lie past dp_tiles) two per
+   * block b: 2b for the tile its range starts in, 2b + 1 for the one it
+   * ends in (the tiles between are its alone); contributor z of a tile is
+   * block first + z, and only the first can have started before the
+   * tile. */
+  struct Slots {
+    int base, stride, odd0;
+    __device__ int index(int z) const { return base + z * stride + (z == 0 ? odd0 : 0); }
+  };
+  auto slots_of = [&](int tile) {
+    if (!stream) return Slots{tile, tiles, 0};
+    const int tile_begin = tile * k_blocks;
+    const int first = sk_owner(tile_begin);
+    return Slots{2 * first, 2, sk_begin(first) < tile_begin ? 1 : 0};
+  };
 
   if (threadIdx.x == 0) {
 #pragma unroll
@@ -554,7 +651,8 @@ __global__ void __launch_bounds__(384, 1)
   __syncthreads();
 
   if (warp < 4) {
-    /* ---- producer warpgroup: one thread moves the X stages by TMA ---- */
+    /* ---- producer warpgroup: one thread moves the X stages by TMA, unit
+     * after unit: the next unit's stages load during this one's epilogue ---- */
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
     if (threadIdx.x != 0) return;
     /* launched as a programmatic dependent of wgmma_permute_x: everything
@@ -562,14 +660,19 @@ __global__ void __launch_bounds__(384, 1)
      * loads) overlaps the pass; X may be read once the pass is complete */
     asm volatile("griddepcontrol.wait;" ::: "memory");
     int slot = 0, phase = 0;
-    for (int it = 0; it < n_stages; it++) {
-      mbar_wait(empty_bar + 8 * slot, phase ^ 1);
-      mbar_arrive_expect_tx(full_bar + 8 * slot, STAGE_BYTES);
-      tma_load_2d(smem + slot * STAGE_BYTES, &x_map, (kb_begin * STAGES_PER_BLOCK + it) * STAGE_K, m0,
-                  full_bar + 8 * slot);
-      if (++slot == STAGES) {
-        slot = 0;
-        phase ^= 1;
+    for (int at = first_at; at < end_at;) {
+      const Unit un = unit_at(at);
+      at = un.next;
+      const int n_stages = (un.kb_end - un.kb_begin) * STAGES_PER_BLOCK;
+      for (int it = 0; it < n_stages; it++) {
+        mbar_wait(empty_bar + 8 * slot, phase ^ 1);
+        mbar_arrive_expect_tx(full_bar + 8 * slot, STAGE_BYTES);
+        tma_load_2d(smem + slot * STAGE_BYTES, &x_map, (un.kb_begin * STAGES_PER_BLOCK + it) * STAGE_K,
+                    un.m0, full_bar + 8 * slot);
+        if (++slot == STAGES) {
+          slot = 0;
+          phase ^= 1;
+        }
       }
     }
     return;
@@ -579,256 +682,300 @@ __global__ void __launch_bounds__(384, 1)
   asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
   const int cw = warp - 4; /* warp w of a warpgroup holds rows 16w..16w+15 of its 64 */
   const int g = lane >> 2, tig = lane & 3;
-  const int n_tile = blockIdx.x * 8 + cw;
-  const bool tile_valid = n_tile < ((n_total + 15) >> 4);
-  const int row0 = n_tile * 16 + g, row1 = row0 + 8;
-  const int row0c = row0 < n_total ? row0 : n_total - 1, row1c = row1 < n_total ? row1 : n_total - 1;
+  const int ct = threadIdx.x - 128; /* consumer thread 0..255 */
   const int groups_per_row = GROUP ? (k_total + GROUP - 1) / GROUP : 1;
-  const uint4 *wtile = w + (long long)(tile_valid ? n_tile : 0) * k_blocks * (BITS * 32) + lane;
   constexpr fpx_u32 BF16_SCALE = (fpx_u32)(127 + 127 - F::BIAS) << 7; /* 2^(127 - bias) */
+  /* the warp's 16-row tile of a unit's weights: its lane's first word, or
+   * none past N */
+  auto weight_tile = [&](const Unit &un, bool &valid) {
+    const int n_tile = un.row_block * 8 + cw;
+    valid = n_tile < ((n_total + 15) >> 4);
+    return w + (long long)(valid ? n_tile : 0) * k_blocks * (BITS * 32) + lane;
+  };
 
   float acc[NACC];
   float gacc[GROUP ? NACC : 1];
-#pragma unroll
-  for (int i = 0; i < NACC; i++) acc[i] = 0.f;
-#pragma unroll
-  for (int i = 0; i < (GROUP ? NACC : 1); i++) gacc[i] = 0.f;
-  float gs0 = 0.f, gs1 = 0.f; /* scales of the current group, rows g and g + 8 */
-
   /* weight words of DEPTH + 1 column blocks in registers: block kb is
    * dequantized while the loads of kb + 1 .. kb + DEPTH are in flight. The
    * kb loop is unrolled DEPTH + 1 times so that each buffer keeps its role
-   * (a register move out of a buffer still loading would wait for it). */
+   * (a register move out of a buffer still loading would wait for it). A
+   * unit's first DEPTH blocks are loaded before the previous unit's
+   * epilogue, so that their latency overlaps it. */
   uint4 wbuf[DEPTH + 1][BITS];
+  auto preload = [&](const Unit &un) {
+    bool valid;
+    const uint4 *wt = weight_tile(un, valid);
 #pragma unroll
-  for (int d = 0; d < DEPTH; d++)
-#pragma unroll
-    for (int i = 0; i < BITS; i++)
-      wbuf[d][i] = tile_valid && kb_begin + d < kb_end
-                       ? load_weights(wtile + (long long)(kb_begin + d) * (BITS * 32) + i * 32)
-                       : make_uint4(0, 0, 0, 0);
-  /* A fragments of two batches: the one whose wgmmas run, the one being built */
-  fpx_u32 afrag[2][BATCH][4];
-  int slot = 0, phase = 0, prev_slot = 0, it = 0;
-  /* one 256-column block: dequantize `cur`, load block kb + DEPTH into `into` */
-  auto column_block = [&](const int kb, const uint4(&cur)[BITS], uint4(&into)[BITS]) {
-    if (tile_valid && kb + DEPTH < kb_end) {
+    for (int d = 0; d < DEPTH; d++)
 #pragma unroll
       for (int i = 0; i < BITS; i++)
-        into[i] = load_weights(wtile + (long long)(kb + DEPTH) * (BITS * 32) + i * 32);
-    }
-    const fpx_u32 *wr = (const fpx_u32 *)cur;
-#pragma unroll
-    for (int st = 0; st < STAGES_PER_BLOCK; st++) {
-#pragma unroll
-      for (int bq = 0; bq < 4 / BATCH; bq++) {
-        /* an even number of batches per 256-column block: the parity is
-         * known at compile time */
-        fpx_u32(&ab)[BATCH][4] = afrag[(st * (4 / BATCH) + bq) & 1];
-#pragma unroll
-        for (int j = 0; j < BATCH; j++) {
-          const int step = st * 4 + bq * BATCH + j; /* 16-bit X: k16 tile 0..15; FP8 X: slice 0..7 */
-          if constexpr (FP8) {
-#pragma unroll
-            for (int r = 0; r < 4; r++) {
-              const int t = 2 * step + (r >> 1);
-              const fpx_u32 lo = code_pair<F>(wr, 4 * t + (r & 1));
-              const fpx_u32 hi = code_pair<F>(wr, 4 * t + 2 + (r & 1));
-              ab[j][r] = place_quad8<E, M, W_E4M3 ? 3 : 2>(bytes_0202(lo, hi));
-            }
-          } else {
-#pragma unroll
-            for (int r = 0; r < 4; r++) {
-              ab[j][r] = place_pair16<E, M, ACT>(wr, 4 * step + r);
-              if (ACT == 1) ab[j][r] = bf16x2_mul(ab[j][r], BF16_SCALE | (BF16_SCALE << 16));
-            }
-          }
-        }
-        /* a batch lies inside one scale group (BATCH divides the steps of a
-         * group), so a group starts at a batch's first step and ends at its
-         * last; group boundaries fall on 32-column slices */
-        const int first = st * 4 + bq * BATCH, last = first + BATCH - 1;
-        const int first_col = kb * 256 + first * STEP_K, end_col = kb * 256 + (last + 1) * STEP_K;
-        const bool group_start = GROUP && first_col % (GROUP ? GROUP : 1) == 0;
-        const bool group_end = GROUP && end_col % (GROUP ? GROUP : 1) == 0;
-        if (group_start) {
-          int gi = first_col / (GROUP ? GROUP : 1);
-          gi = gi < groups_per_row ? gi : groups_per_row - 1;
-          /* unconditional loads (clamped rows): no branch inside the wgmma pipeline */
-          const float s0 = load_scale(scales + (long long)row0c * groups_per_row + gi);
-          const float s1 = load_scale(scales + (long long)row1c * groups_per_row + gi);
-          gs0 = row0 < n_total ? s0 : 0.f;
-          gs1 = row1 < n_total ? s1 : 0.f;
-        }
-        if (bq == 0) mbar_wait(full_bar + 8 * slot, phase);
-        const fpx_u64 desc = smem_desc_sw128(smem + slot * STAGE_BYTES);
-        wgmma_fence();
-#pragma unroll
-        for (int j = 0; j < BATCH; j++) {
-          const fpx_u64 d = desc + 2 * (bq * BATCH + j); /* step q of a stage: +32 * q bytes */
-          if constexpr (GROUP != 0) wgmma<TY>(gacc, ab[j], d, group_start && j == 0 ? 0 : 1);
-          else wgmma<TY>(acc, ab[j], d, 1);
-        }
-        wgmma_commit();
-        wgmma_wait<1>();
-        if (bq == 0) /* the previous stage's wgmmas are complete: release it */
-          mbar_arrive_if(empty_bar + 8 * prev_slot, lane == 0 && it > 0);
-        if constexpr (GROUP != 0) {
-          if (group_end) { /* every block ends a group: GROUP divides 256 */
-            wgmma_wait<0>();
-            fence_regs(gacc);
-#pragma unroll
-            for (int i = 0; i < NACC; i++) acc[i] += gacc[i] * ((i & 2) ? gs1 : gs0);
-          }
-        }
-      }
-      prev_slot = slot;
-      if (++slot == STAGES) {
-        slot = 0;
-        phase ^= 1;
-      }
-      it++;
-    }
+        wbuf[d][i] = valid && un.kb_begin + d < un.kb_end
+                         ? load_weights(wt + (long long)(un.kb_begin + d) * (BITS * 32) + i * 32)
+                         : make_uint4(0, 0, 0, 0);
   };
-  for (int kb = kb_begin; kb < kb_end; kb += DEPTH + 1) {
-    column_block(kb, wbuf[0], wbuf[DEPTH]);
-    if (kb + 1 >= kb_end) break;
-    column_block(kb + 1, wbuf[1], wbuf[0]);
-    if constexpr (DEPTH == 2) {
-      if (kb + 2 >= kb_end) break;
-      column_block(kb + 2, wbuf[2], wbuf[1]);
-    }
-  }
-  wgmma_wait<0>();
-  fence_regs(acc);
+  /* A fragments of two batches: the one whose wgmmas run, the one being built */
+  fpx_u32 afrag[2][BATCH][4];
+  int slot = 0, phase = 0, prev_slot = 0;
+  if (first_at < end_at) preload(unit_at(first_at));
 
-  if (split_k > 1) {
-    /* ---- split-K: partial sums in the accumulator's own layout (float4 i4
-     * of consumer thread ct at [(z * tiles + tile) * NACC / 4 + i4][ct]);
-     * the last split to finish a tile, found with counters[tile], adds
-     * them in split order, so the result does not depend on which is last
-     * (reloading its own partials keeps acc dead across the barrier: with
-     * acc live there ptxas spills the 256-token instances) */
-    const int ct = threadIdx.x - 128;
-    const long long tiles = (long long)gridDim.x * gridDim.y;
-    const long long tile = (long long)blockIdx.y * gridDim.x + blockIdx.x;
+  int next_at = first_at;
+  for (int at = first_at; at < end_at; at = next_at) {
+    const Unit un = unit_at(at);
+    next_at = un.next;
+    const int m0 = un.m0, kb_begin = un.kb_begin, kb_end = un.kb_end;
+    bool tile_valid;
+    const uint4 *wtile = weight_tile(un, tile_valid);
+    const int row0 = (un.row_block * 8 + cw) * 16 + g, row1 = row0 + 8;
+    const int row0c = row0 < n_total ? row0 : n_total - 1, row1c = row1 < n_total ? row1 : n_total - 1;
+    /* acc starts at zero: with per-row scales the unit's first wgmma
+     * overwrites it (scale-d 0; zeroing it in the loop would make ptxas
+     * serialize the wgmmas, C7515); with group scales it is no wgmma
+     * accumulator and gacc restarts at each group */
+    if constexpr (GROUP != 0) {
 #pragma unroll
-    for (int i4 = 0; i4 < NACC / 4; i4++)
-      __stcg(partials + ((blockIdx.z * tiles + tile) * (NACC / 4) + i4) * 256 + ct,
-             make_float4(acc[4 * i4], acc[4 * i4 + 1], acc[4 * i4 + 2], acc[4 * i4 + 3]));
-    __threadfence();
-    consumer_barrier();
-    __shared__ unsigned last_split;
-    if (ct == 0) last_split = atomicAdd(counters + tile, 1u) == (unsigned)split_k - 1;
-    consumer_barrier();
-    if (!last_split) return;
-    __threadfence();
-    if (ct == 0) counters[tile] = 0; /* re-armed for the next launch */
-    /* every split's partials in split order, this one's included (it is
-     * in L2): the sum does not depend on which split finishes last */
-#pragma unroll
-    for (int i4 = 0; i4 < NACC / 4; i4++) {
-      const float4 v = __ldcg(partials + (tile * (NACC / 4) + i4) * 256 + ct);
-      acc[4 * i4] = v.x;
-      acc[4 * i4 + 1] = v.y;
-      acc[4 * i4 + 2] = v.z;
-      acc[4 * i4 + 3] = v.w;
+      for (int i = 0; i < NACC; i++) acc[i] = 0.f;
     }
-    for (int z = 1; z < split_k; z++) {
-      const float4 *pz = partials + (z * tiles + tile) * (NACC / 4) * 256 + ct;
+    float gs0 = 0.f, gs1 = 0.f; /* scales of the current group, rows g and g + 8 */
+    int it = 0;                 /* stages of this unit so far */
+    /* one 256-column block: dequantize `cur`, load block kb + DEPTH into `into` */
+    auto column_block = [&](const int kb, const uint4(&cur)[BITS], uint4(&into)[BITS]) {
+      if (tile_valid && kb + DEPTH < kb_end) {
 #pragma unroll
-      for (int i4 = 0; i4 < NACC / 4; i4++) {
-        const float4 v = __ldcg(pz + i4 * 256);
-        acc[4 * i4] += v.x;
-        acc[4 * i4 + 1] += v.y;
-        acc[4 * i4 + 2] += v.z;
-        acc[4 * i4 + 3] += v.w;
+        for (int i = 0; i < BITS; i++)
+          into[i] = load_weights(wtile + (long long)(kb + DEPTH) * (BITS * 32) + i * 32);
+      }
+      const fpx_u32 *wr = (const fpx_u32 *)cur;
+#pragma unroll
+      for (int st = 0; st < STAGES_PER_BLOCK; st++) {
+#pragma unroll
+        for (int bq = 0; bq < 4 / BATCH; bq++) {
+          /* an even number of batches per 256-column block: the parity is
+           * known at compile time */
+          fpx_u32(&ab)[BATCH][4] = afrag[(st * (4 / BATCH) + bq) & 1];
+#pragma unroll
+          for (int j = 0; j < BATCH; j++) {
+            const int step = st * 4 + bq * BATCH + j; /* 16-bit X: k16 tile 0..15; FP8 X: slice 0..7 */
+            if constexpr (FP8) {
+#pragma unroll
+              for (int r = 0; r < 4; r++) {
+                const int t = 2 * step + (r >> 1);
+                const fpx_u32 lo = code_pair<F>(wr, 4 * t + (r & 1));
+                const fpx_u32 hi = code_pair<F>(wr, 4 * t + 2 + (r & 1));
+                ab[j][r] = place_quad8<E, M, W_E4M3 ? 3 : 2>(bytes_0202(lo, hi));
+              }
+            } else {
+#pragma unroll
+              for (int r = 0; r < 4; r++) {
+                ab[j][r] = place_pair16<E, M, ACT>(wr, 4 * step + r);
+                if (ACT == 1) ab[j][r] = bf16x2_mul(ab[j][r], BF16_SCALE | (BF16_SCALE << 16));
+              }
+            }
+          }
+          /* a batch lies inside one scale group (BATCH divides the steps of a
+           * group), so a group starts at a batch's first step and ends at its
+           * last; group boundaries fall on 32-column slices */
+          const int first = st * 4 + bq * BATCH, last = first + BATCH - 1;
+          const int first_col = kb * 256 + first * STEP_K, end_col = kb * 256 + (last + 1) * STEP_K;
+          const bool group_start = GROUP && first_col % (GROUP ? GROUP : 1) == 0;
+          const bool group_end = GROUP && end_col % (GROUP ? GROUP : 1) == 0;
+          if (group_start) {
+            int gi = first_col / (GROUP ? GROUP : 1);
+            gi = gi < groups_per_row ? gi : groups_per_row - 1;
+            /* unconditional loads (clamped rows): no branch inside the wgmma pipeline */
+            const float s0 = load_scale(scales + (long long)row0c * groups_per_row + gi);
+            const float s1 = load_scale(scales + (long long)row1c * groups_per_row + gi);
+            gs0 = row0 < n_total ? s0 : 0.f;
+            gs1 = row1 < n_total ? s1 : 0.f;
+          }
+          if (bq == 0) mbar_wait(full_bar + 8 * slot, phase);
+          const fpx_u64 desc = smem_desc_sw128(smem + slot * STAGE_BYTES);
+          wgmma_fence();
+#pragma unroll
+          for (int j = 0; j < BATCH; j++) {
+            const fpx_u64 d = desc + 2 * (bq * BATCH + j); /* step q of a stage: +32 * q bytes */
+            if constexpr (GROUP != 0) wgmma<TY>(gacc, ab[j], d, group_start && j == 0 ? 0 : 1);
+            else wgmma<TY>(acc, ab[j], d, it > 0 || bq > 0 || j > 0);
+          }
+          wgmma_commit();
+          wgmma_wait<1>();
+          if (bq == 0) /* the previous stage's wgmmas are complete: release it */
+            mbar_arrive_if(empty_bar + 8 * prev_slot, lane == 0 && it > 0);
+          if constexpr (GROUP != 0) {
+            if (group_end) { /* every block ends a group: GROUP divides 256 */
+              wgmma_wait<0>();
+              fence_regs(gacc);
+#pragma unroll
+              for (int i = 0; i < NACC; i++) acc[i] += gacc[i] * ((i & 2) ? gs1 : gs0);
+            }
+          }
+        }
+        prev_slot = slot;
+        if (++slot == STAGES) {
+          slot = 0;
+          phase ^= 1;
+        }
+        it++;
+      }
+    };
+    for (int kb = kb_begin; kb < kb_end; kb += DEPTH + 1) {
+      column_block(kb, wbuf[0], wbuf[DEPTH]);
+      if (kb + 1 >= kb_end) break;
+      column_block(kb + 1, wbuf[1], wbuf[0]);
+      if constexpr (DEPTH == 2) {
+        if (kb + 2 >= kb_end) break;
+        column_block(kb + 2, wbuf[2], wbuf[1]);
       }
     }
-  }
+    wgmma_wait<0>();
+    fence_regs(acc);
+    /* the unit's last stage is read: release it (the producer may be
+     * filling the others with the next unit's X already) */
+    mbar_arrive_if(empty_bar + 8 * prev_slot, lane == 0);
+    const bool last_unit = next_at >= end_at;
+    if (!last_unit) preload(unit_at(next_at));
 
-  /* ---- epilogue: scales, bias correction, Y[token][row] ---- */
-  const float corr = pow2(TARGET_BIAS - F::BIAS);
-  float rs0 = corr, rs1 = corr;
-  if (!GROUP) {
-    rs0 *= row0 < n_total ? load_scale(scales + row0) : 0.f;
-    rs1 *= row1 < n_total ? load_scale(scales + row1) : 0.f;
-  }
-  /* f16/bf16 Y goes through shared memory (the X ring is idle now): the
-   * accumulators are stored transposed by stmatrix into a [token][128 rows]
-   * tile (rows padded by 16 bytes: conflict-free), then copied out in
-   * 16-byte chunks, a token's 256 contiguous bytes per 16 threads. Where
-   * the ring is too small (2 stages) and for f32 Y, the lanes store their
-   * values directly. */
-  constexpr int TILE_ROW_BYTES = 128 * 2 + 16;
-  constexpr bool STAGED = OUT != 2 && TOKENS * TILE_ROW_BYTES <= STAGES * STAGE_BYTES;
-  if constexpr (STAGED) {
-    const fpx_u32 tile = smem;
-    /* the other warpgroup's last wgmmas may still read X stages that the
-     * tile overlays (without split-K nothing has synchronized the two
-     * since the loop) */
-    consumer_barrier();
-    const int mi = lane >> 3, mrow = lane & 7; /* the stored matrix and row this lane addresses */
-    const int last_token = m_total - 1;
+    if (un.slots > 1) {
+      /* ---- a shared tile: partial sums in the accumulator's own layout
+       * (float4 i4 of consumer thread ct at [Slots::index * NACC / 4 +
+       * i4][ct]), added in slot order, so the result does not depend on
+       * which contributor adds them. Slot 0 first looks whether all the
+       * others are done (with stream-K it usually comes last: the tile is
+       * the end of its range and the start of theirs): then it adds theirs
+       * to its accumulators and stores nothing. Otherwise each stores its
+       * partials and counts itself on counters[tile]; the last adds them
+       * all, its own reloaded (this keeps acc dead across the barrier:
+       * with acc live there ptxas spills the 256-token instances). */
+      const int tile = un.tile;
+      const Slots sl = slots_of(tile);
+      __shared__ unsigned tile_state; /* 1: this one adds the partials; 2: all the others were done */
+      if (un.slot == 0) {
+        consumer_barrier(); /* every thread has read tile_state of the block's previous unit */
+        if (ct == 0) tile_state = atomicAdd(counters + tile, 0u) == (unsigned)un.slots - 1 ? 2u : 0u;
+        consumer_barrier();
+      }
+      const bool others_done = un.slot == 0 && tile_state == 2u;
+      if (!others_done) {
 #pragma unroll
-    for (int j0 = 0; j0 < TOKENS / 8; j0 += 2) {
-      fpx_u32 r[4]; /* matrices (j0, rows g), (j0, rows g + 8), (j0 + 1, g), (j0 + 1, g + 8) */
+        for (int i4 = 0; i4 < NACC / 4; i4++)
+          __stcg(partials + ((long long)sl.index(un.slot) * (NACC / 4) + i4) * 256 + ct,
+                 make_float4(acc[4 * i4], acc[4 * i4 + 1], acc[4 * i4 + 2], acc[4 * i4 + 3]));
+        __threadfence();
+        consumer_barrier();
+        if (ct == 0) tile_state = atomicAdd(counters + tile, 1u) == (unsigned)un.slots - 1 ? 1u : 0u;
+        consumer_barrier();
+        if (tile_state == 0u) continue;
+      }
+      __threadfence();
+      if (ct == 0) counters[tile] = 0; /* re-armed for the next launch */
+      if (!others_done) {
 #pragma unroll
-      for (int jj = 0; jj < 2; jj++) {
-        const int j = j0 + jj;
-        float xs0 = 1.f, xs1 = 1.f;
-        if (FP8) {
-          const int t0 = m0 + 8 * j + 2 * tig, t1 = t0 + 1;
-          xs0 = load_scale(x_scales + (x_scale_per_tensor ? 0 : t0 < last_token ? t0 : last_token));
-          xs1 = load_scale(x_scales + (x_scale_per_tensor ? 0 : t1 < last_token ? t1 : last_token));
+        for (int i4 = 0; i4 < NACC / 4; i4++) {
+          const float4 v = __ldcg(partials + ((long long)sl.index(0) * (NACC / 4) + i4) * 256 + ct);
+          acc[4 * i4] = v.x;
+          acc[4 * i4 + 1] = v.y;
+          acc[4 * i4 + 2] = v.z;
+          acc[4 * i4 + 3] = v.w;
         }
+      }
+      for (int z = 1; z < un.slots; z++) {
+        const float4 *pz = partials + (long long)sl.index(z) * (NACC / 4) * 256 + ct;
+#pragma unroll
+        for (int i4 = 0; i4 < NACC / 4; i4++) {
+          const float4 v = __ldcg(pz + i4 * 256);
+          acc[4 * i4] += v.x;
+          acc[4 * i4 + 1] += v.y;
+          acc[4 * i4 + 2] += v.z;
+          acc[4 * i4 + 3] += v.w;
+        }
+      }
+    }
+
+    /* ---- epilogue: scales, bias correction, Y[token][row] ---- */
+    const float corr = pow2(TARGET_BIAS - F::BIAS);
+    float rs0 = corr, rs1 = corr;
+    if (!GROUP) {
+      rs0 *= row0 < n_total ? load_scale(scales + row0) : 0.f;
+      rs1 *= row1 < n_total ? load_scale(scales + row1) : 0.f;
+    }
+    /* f16/bf16 Y goes through shared memory: the accumulators are stored
+     * transposed by stmatrix into a [token][128 rows] tile (rows padded by
+     * 16 bytes: conflict-free), then copied out in 16-byte chunks, a
+     * token's 256 contiguous bytes per 16 threads. The tile has its own
+     * room where the shared memory allows; else it overlays the X ring,
+     * which is idle only after the block's last unit (before that the
+     * producer is loading the next unit's stages). Otherwise, and for f32
+     * Y, the lanes store their values directly. */
+    constexpr bool STAGED =
+        OUT != 2 && (OWN_TILE || TOKENS * TILE_ROW_BYTES <= STAGES * STAGE_BYTES);
+    if (STAGED && (OWN_TILE || last_unit)) {
+      const fpx_u32 tile = OWN_TILE ? own_tile : smem;
+      /* the other warpgroup may still read the tile (its copy-out of the
+       * previous unit) or X stages that the tile overlays (its last
+       * wgmmas): nothing has synchronized the two since */
+      consumer_barrier();
+      const int mi = lane >> 3, mrow = lane & 7; /* the stored matrix and row this lane addresses */
+      const int last_token = m_total - 1;
+#pragma unroll
+      for (int j0 = 0; j0 < TOKENS / 8; j0 += 2) {
+        fpx_u32 r[4]; /* matrices (j0, rows g), (j0, rows g + 8), (j0 + 1, g), (j0 + 1, g + 8) */
+#pragma unroll
+        for (int jj = 0; jj < 2; jj++) {
+          const int j = j0 + jj;
+          float xs0 = 1.f, xs1 = 1.f;
+          if (FP8) {
+            const int t0 = m0 + 8 * j + 2 * tig, t1 = t0 + 1;
+            xs0 = load_scale(x_scales + (x_scale_per_tensor ? 0 : t0 < last_token ? t0 : last_token));
+            xs1 = load_scale(x_scales + (x_scale_per_tensor ? 0 : t1 < last_token ? t1 : last_token));
+          }
+#pragma unroll
+          for (int v1 = 0; v1 < 2; v1++) {
+            const float rs = v1 ? rs1 : rs0;
+            r[2 * jj + v1] =
+                pack_half2<OUT>(acc[4 * j + 2 * v1] * rs * xs0, acc[4 * j + 2 * v1 + 1] * rs * xs1);
+          }
+        }
+        stmatrix_x4_trans(tile + (8 * (j0 + (mi >> 1)) + mrow) * TILE_ROW_BYTES + (16 * cw + 8 * (mi & 1)) * 2,
+                          r);
+      }
+      consumer_barrier();
+      const int row_base = un.row_block * 128;
+      const bool vec = n_total % 8 == 0 && ((unsigned long long)y_ptr & 15) == 0;
+      for (int q = ct; q < TOKENS * 16; q += 256) {
+        const int t = q >> 4, row = row_base + 8 * (q & 15), token = m0 + t;
+        if (token >= m_total || row >= n_total) continue;
+        const uint4 v = ld_shared_v4(tile + t * TILE_ROW_BYTES + 16 * (q & 15));
+        unsigned short *dst = (unsigned short *)y_ptr + (long long)token * n_total + row;
+        if (vec) {
+          *(uint4 *)dst = v;
+        } else {
+          const fpx_u32 words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+          for (int e = 0; e < 8; e++)
+            if (row + e < n_total) dst[e] = (unsigned short)(words[e >> 1] >> (16 * (e & 1)));
+        }
+      }
+      continue;
+    }
+    if (!tile_valid) continue;
+#pragma unroll
+    for (int j = 0; j < TOKENS / 8; j++)
+#pragma unroll
+      for (int v0 = 0; v0 < 2; v0++) {
+        const int token = m0 + 8 * j + 2 * tig + v0;
+        if (token >= m_total) continue;
+        const float xs = FP8 ? load_scale(x_scales + (x_scale_per_tensor ? 0 : token)) : 1.f;
 #pragma unroll
         for (int v1 = 0; v1 < 2; v1++) {
-          const float rs = v1 ? rs1 : rs0;
-          r[2 * jj + v1] = pack_half2<OUT>(acc[4 * j + 2 * v1] * rs * xs0, acc[4 * j + 2 * v1 + 1] * rs * xs1);
+          const int row = v1 ? row1 : row0;
+          if (row >= n_total) continue;
+          const float v = acc[4 * j + 2 * v1 + v0] * (v1 ? rs1 : rs0) * xs;
+          const long long idx = (long long)token * n_total + row;
+          if (OUT == 0) ((unsigned short *)y_ptr)[idx] = f32_to_f16(v);
+          else if (OUT == 1) ((unsigned short *)y_ptr)[idx] = f32_to_bf16(v);
+          else ((float *)y_ptr)[idx] = v;
         }
       }
-      stmatrix_x4_trans(tile + (8 * (j0 + (mi >> 1)) + mrow) * TILE_ROW_BYTES + (16 * cw + 8 * (mi & 1)) * 2, r);
-    }
-    consumer_barrier();
-    const int ct = threadIdx.x - 128;
-    const int row_base = blockIdx.x * 128;
-    const bool vec = n_total % 8 == 0 && ((unsigned long long)y_ptr & 15) == 0;
-    for (int q = ct; q < TOKENS * 16; q += 256) {
-      const int t = q >> 4, row = row_base + 8 * (q & 15), token = m0 + t;
-      if (token >= m_total || row >= n_total) continue;
-      const uint4 v = ld_shared_v4(tile + t * TILE_ROW_BYTES + 16 * (q & 15));
-      unsigned short *dst = (unsigned short *)y_ptr + (long long)token * n_total + row;
-      if (vec) {
-        *(uint4 *)dst = v;
-      } else {
-        const fpx_u32 words[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-        for (int e = 0; e < 8; e++)
-          if (row + e < n_total) dst[e] = (unsigned short)(words[e >> 1] >> (16 * (e & 1)));
-      }
-    }
-    return;
   }
-  if (!tile_valid) return;
-#pragma unroll
-  for (int j = 0; j < TOKENS / 8; j++)
-#pragma unroll
-    for (int v0 = 0; v0 < 2; v0++) {
-      const int token = m0 + 8 * j + 2 * tig + v0;
-      if (token >= m_total) continue;
-      const float xs = FP8 ? load_scale(x_scales + (x_scale_per_tensor ? 0 : token)) : 1.f;
-#pragma unroll
-      for (int v1 = 0; v1 < 2; v1++) {
-        const int row = v1 ? row1 : row0;
-        if (row >= n_total) continue;
-        const float v = acc[4 * j + 2 * v1 + v0] * (v1 ? rs1 : rs0) * xs;
-        const long long idx = (long long)token * n_total + row;
-        if (OUT == 0) ((unsigned short *)y_ptr)[idx] = f32_to_f16(v);
-        else if (OUT == 1) ((unsigned short *)y_ptr)[idx] = f32_to_bf16(v);
-        else ((float *)y_ptr)[idx] = v;
-      }
-    }
 #endif
 }
 

@@ -59,7 +59,14 @@ Test(kernel_family, wgmma_configs_are_checked_by_the_wgmma_rules) {
   c.split_k = 65;
   cr_assert_eq(fpx__wo_config_check(&c), FPX_ERR_INVALID_ARGUMENT);
   cr_assert(contains(fpx_last_error(), "split_k 65"), "%s", fpx_last_error());
-  c.split_k = -1;
+  c.split_k = -2;
+  cr_assert_eq(fpx__wo_config_check(&c), FPX_ERR_INVALID_ARGUMENT);
+  cr_assert(contains(fpx_last_error(), "split_k -2"), "%s", fpx_last_error());
+  /* stream-K: wgmma only */
+  c.split_k = FPX_SPLIT_K_STREAM;
+  cr_assert_eq(fpx__wo_config_check(&c), FPX_OK, "%s", fpx_last_error());
+  c.kernel = 0;
+  c.warps_n = 4, c.warps_k = 1, c.m_tiles = 1;
   cr_assert_eq(fpx__wo_config_check(&c), FPX_ERR_INVALID_ARGUMENT);
   cr_assert(contains(fpx_last_error(), "split_k -1"), "%s", fpx_last_error());
 }
@@ -75,9 +82,14 @@ Test(kernel_family, wgmma_split_k_in_text_equality_and_ids) {
   cr_assert(!fpx__wo_config_equal(&a, &b));
   fpx__wo_config_text(&b, text, sizeof text);
   cr_assert_str_eq(text, "wgmma:64/4/3");
+  b.split_k = FPX_SPLIT_K_STREAM;
+  cr_assert(!fpx__wo_config_equal(&a, &b));
+  fpx__wo_config_text(&b, text, sizeof text);
+  cr_assert_str_eq(text, "wgmma:64/4/sk");
+  b.split_k = 3;
   /* split-K is a launch parameter: the same compiled instance */
   cr_assert_eq(fpx__wo_gemm_id(&bf16_key, &a), fpx__wo_gemm_id(&bf16_key, &b));
-  const fpx__wgmma_config w1 = {64, 4, 1}, w3 = {64, 4, 3};
+  const fpx__wgmma_config w1 = {64, 4, 1, 0}, w3 = {64, 4, 3, 0};
   cr_assert_eq(fpx__wgmma_partial_bytes(&w1, 4096), 0);
   /* 3 splits x 32 row tiles x 64 tokens x 128 rows x 4 bytes */
   cr_assert_eq(fpx__wgmma_partial_bytes(&w3, 4096), (size_t)3 * 32 * 64 * 128 * 4);
@@ -111,7 +123,7 @@ Test(kernel_family, text_names_and_ids) {
   cr_assert_str_eq(text, "4/1/2/3");
   fpx__wo_config_text(&w, text, sizeof text);
   cr_assert_str_eq(text, "wgmma:128/4");
-  const fpx__wgmma_config wc = {128, 4, 1};
+  const fpx__wgmma_config wc = {128, 4, 1, 0};
   fpx__wo_gemm_name(&bf16_key, &w, name);
   fpx__wgmma_gemm_name(&bf16_key, &wc, wname);
   cr_assert_str_eq(name, wname);
@@ -174,9 +186,16 @@ Test(kernel_family, automatic_choice_follows_the_thresholds) {
   cr_assert(fpx__wgmma_auto_config(90, 132, &fp8, 128, 128, 4096, &c));
   cr_assert_eq(c.split_k, 8);
   /* 256 tokens: 160 blocks take 2 waves of 132 x (32 + 5); split 2: 3
-   * waves of 16 + 5; 128 tokens at split 2: 5 waves of 16 + 5 */
+   * waves of 16 + 5; 128 tokens at split 2: 5 waves of 16 + 5. 160 blocks
+   * fill their second wave to 21%: stream-K instead of the split */
   cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 512, 10240, 8192, &c));
-  cr_assert(c.tokens == 256 && c.split_k == 2, "%d/%d", c.tokens, c.split_k);
+  cr_assert(c.tokens == 256 && c.split_k == FPX_SPLIT_K_STREAM, "%d/%d", c.tokens, c.split_k);
+  /* 448 blocks: the fourth wave 39% full: stream-K */
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 512, 28672, 4096, &c));
+  cr_assert(c.tokens == 256 && c.split_k == FPX_SPLIT_K_STREAM, "%d/%d", c.tokens, c.split_k);
+  /* 896 blocks: 6.79 of 7 waves, 97% full: no stream-K */
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 512, 57344, 8192, &c));
+  cr_assert(c.tokens == 256 && c.split_k == 1, "%d/%d", c.tokens, c.split_k);
   /* 3584 blocks (27.2 waves): no split pays */
   cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 2048, 57344, 8192, &c));
   cr_assert(c.tokens == 256 && c.split_k == 1);
@@ -195,33 +214,35 @@ Test(kernel_family, candidates_add_wgmma_on_sm_90_from_m_64) {
   const size_t nb = fpx__wo_candidates(64, 4096, 4096, 132, base, FPX__TUNE_MAX_CANDIDATES);
   size_t n = fpx__gemm_candidates(&bf16_key, 64, 4096, 4096, 132, 90, c, FPX__TUNE_MAX_CANDIDATES);
   /* M = 64: 64 tokens only; 32 blocks; split-K 1, 2, 3, 4, 5, 6, 8 (each
-   * split keeps 2 of the 16 column blocks, 32 x (split - 1) < 2 x 132):
-   * 7 per stage count */
-  cr_assert_eq(n, nb + 21);
+   * split keeps 2 of the 16 column blocks, 32 x (split - 1) < 2 x 132),
+   * then stream-K: 8 per stage count */
+  cr_assert_eq(n, nb + 24);
   cr_assert_eq(memcmp(c, base, nb * sizeof *c), 0, "the mma.sync candidates come first, unchanged");
   for (size_t i = nb; i < n; i++) {
     cr_assert_eq(c[i].kernel, 1);
     cr_assert_eq(c[i].tokens, 64);
     cr_assert(c[i].stages == 3 || c[i].stages == 4 || c[i].stages == 6);
-    cr_assert(c[i].split_k >= 1 && c[i].split_k <= 8);
-    /* split-K ascending within a tile, from 1 */
-    if (i > nb && c[i].stages == c[i - 1].stages) cr_assert_gt(c[i].split_k, c[i - 1].split_k);
+    cr_assert((c[i].split_k >= 1 && c[i].split_k <= 8) || c[i].split_k == FPX_SPLIT_K_STREAM);
+    /* split-K ascending within a tile, from 1, then stream-K */
+    if (i + 1 == n || c[i + 1].stages != c[i].stages) cr_assert_eq(c[i].split_k, FPX_SPLIT_K_STREAM);
+    else if (i > nb && c[i].stages == c[i - 1].stages) cr_assert_gt(c[i].split_k, c[i - 1].split_k);
     else cr_assert_eq(c[i].split_k, 1);
     cr_assert_eq(fpx__wo_config_check(&c[i]), FPX_OK);
   }
   /* group scales: no 256-token configurations; M = 1024 (at most 8 waves
    * of 132): 64 tokens (512 blocks, split 1 and 2) and 128 tokens (256
-   * blocks, split 1 to 4) */
+   * blocks, split 1 to 4), each with stream-K */
   const fpx__wo_key grouped = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 64};
   n = fpx__gemm_candidates(&grouped, 1024, 4096, 4096, 132, 90, c, FPX__TUNE_MAX_CANDIDATES);
-  cr_assert_eq(count_wgmma(c, n), 18);
+  cr_assert_eq(count_wgmma(c, n), 24);
   for (size_t i = 0; i < n; i++) cr_assert(c[i].kernel == 0 || c[i].tokens <= 128);
   /* M = 4096 with per-row scales: all three token widths; only 256 tokens
-   * (512 blocks) splits, in 2 */
+   * (512 blocks) splits, in 2; every tile with stream-K */
   n = fpx__gemm_candidates(&bf16_key, 4096, 4096, 4096, 132, 90, c, FPX__TUNE_MAX_CANDIDATES);
-  cr_assert_eq(count_wgmma(c, n), 12);
+  cr_assert_eq(count_wgmma(c, n), 21);
   for (size_t i = 0; i < n; i++)
-    cr_assert(c[i].kernel == 0 || c[i].split_k == 1 || (c[i].tokens == 256 && c[i].split_k == 2));
+    cr_assert(c[i].kernel == 0 || c[i].split_k == 1 || c[i].split_k == FPX_SPLIT_K_STREAM ||
+              (c[i].tokens == 256 && c[i].split_k == 2));
 }
 
 Test(kernel_family, candidates_elsewhere_are_unchanged) {
@@ -253,12 +274,13 @@ Test(kernel_family, staged_search_splits_wgmma_tiles_like_mma_sync_tiles) {
     const fpx_wo_config *s = &c[idx1[i]];
     if (s->kernel == 1) {
       w1++;
-      /* split 1, and the split closest to one block per SM: 32 x 4 = 128 */
-      cr_assert(s->split_k == 1 || s->split_k == 4, "split %d", s->split_k);
+      /* split 1, and the one that fills the SMs best: stream-K (exactly
+       * one block per SM) */
+      cr_assert(s->split_k == 1 || s->split_k == FPX_SPLIT_K_STREAM, "split %d", s->split_k);
     }
     us1[i] = s->kernel == 1 ? 1.0 : 10.0; /* wgmma fastest */
   }
-  cr_assert_eq(w1, 6, "3 wgmma tiles x (split 1, the filling split)");
+  cr_assert_eq(w1, 6, "3 wgmma tiles x (split 1, stream-K)");
   /* stage 2: the other splits of the fastest tiles, the 3 wgmma tiles first */
   const size_t n2 = fpx__tune_stage2(c, n, idx1, us1, n1, idx2);
   size_t w2 = 0;
@@ -266,7 +288,7 @@ Test(kernel_family, staged_search_splits_wgmma_tiles_like_mma_sync_tiles) {
     for (size_t j = 0; j < n1; j++) cr_assert_neq(idx2[i], idx1[j], "measured twice");
     w2 += c[idx2[i]].kernel == 1;
   }
-  cr_assert_eq(w2, 15, "3 tiles x the 5 splits stage 1 left");
+  cr_assert_eq(w2, 18, "3 tiles x the 6 splits stage 1 left");
 }
 
 static double wgmma_256_fastest(void *user, const fpx_wo_config *c) {

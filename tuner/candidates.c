@@ -38,6 +38,7 @@ static int same_tile(const fpx_wo_config *a, const fpx_wo_config *b) {
  * (one per SM: 384 threads and most of the shared memory). */
 static double launched_waves(const fpx_wo_config *c, size_t m, size_t n, double sms) {
   if (c->kernel == 1) {
+    if (c->split_k == FPX_SPLIT_K_STREAM) return 1.0; /* shared evenly by one block per SM */
     const size_t blocks = ((n + FPX__WGMMA_BLOCK_ROWS - 1) / FPX__WGMMA_BLOCK_ROWS) *
                           ((m + (size_t)c->tokens - 1) / (size_t)c->tokens);
     return (double)blocks * c->split_k / sms;

@@ -20,7 +20,8 @@
 #include "wgmma_gemm.h"
 
 /* One TOKENS/STAGES[/SPLIT_K] item; 1 when it is two or three whole
- * decimal numbers (split-K 1 when not given). */
+ * decimal numbers (split-K 1 when not given), or the third is "sk"
+ * (stream-K). */
 static int parse_item(const char *item, fpx__wgmma_config *out) {
   char buf[32];
   size_t tokens, stages, split = 1;
@@ -29,15 +30,18 @@ static int parse_item(const char *item, fpx__wgmma_config *out) {
   if (slash == NULL) return 0;
   *slash = '\0';
   char *slash2 = strchr(slash + 1, '/');
+  int stream = 0;
   if (slash2 != NULL) {
     *slash2 = '\0';
-    if (!cli_parse_size(slash2 + 1, 0, 1u << 20, &split)) return 0;
+    stream = strcmp(slash2 + 1, "sk") == 0;
+    if (!stream && !cli_parse_size(slash2 + 1, 0, 1u << 20, &split)) return 0;
   }
   if (!cli_parse_size(buf, 0, 1u << 20, &tokens) || !cli_parse_size(slash + 1, 0, 1u << 20, &stages))
     return 0;
   out->tokens = (int)tokens;
   out->stages = (int)stages;
-  out->split_k = (int)split;
+  out->split_k = stream ? FPX_SPLIT_K_STREAM : (int)split;
+  out->max_blocks = 0;
   return 1;
 }
 
@@ -67,7 +71,9 @@ int cli_wgmma_parse(const char *cmd, const char *list, cli_wgmma_list *out) {
 }
 
 void cli_wgmma_label(const fpx__wgmma_config *c, char *buf, size_t size) {
-  if (c->split_k > 1)
+  if (c->split_k == FPX_SPLIT_K_STREAM)
+    snprintf(buf, size, "wgmma:%d/%d/sk", c->tokens, c->stages);
+  else if (c->split_k > 1)
     snprintf(buf, size, "wgmma:%d/%d/%d", c->tokens, c->stages, c->split_k);
   else
     snprintf(buf, size, "wgmma:%d/%d", c->tokens, c->stages);
