@@ -29,7 +29,8 @@
 static const fpx_dtype acts[] = {FPX_DTYPE_F16, FPX_DTYPE_BF16, FPX_DTYPE_E4M3, FPX_DTYPE_E5M2};
 
 /* Compiles an instance for sm_90a with the library's options plus ptxas
- * -v, and checks the log: no serialized wgmma; spills are reported. */
+ * -v, and checks the log: no serialized wgmma; at most 32 bytes of
+ * spills. */
 static void compile_sm90a(const fpx__wo_key *key, const fpx__wgmma_config *cfg) {
   char name[FPX__NAME_EXPR_MAX];
   cr_assert_eq(fpx__wgmma_key_check(key), FPX_OK, "%s", fpx_last_error());
@@ -55,8 +56,18 @@ static void compile_sm90a(const fpx__wo_key *key, const fpx__wgmma_config *cfg) 
             "%s: NVRTC did not pass the ptxas log through, cannot check it:\n%s", name, log);
   cr_assert(strstr(log, "serialized") == NULL, "%s: ptxas serialized the wgmma pipeline:\n%s", name,
             log);
-  if (strstr(log, " 0 bytes spill stores") == NULL)
-    cr_log_warn("%s spills registers:\n%s", name, log);
+  /* Spills: the persistent 256-token instances keep a value or two in
+   * local memory across a unit's epilogue (stored and loaded once per unit,
+   * outside the column-block loop; the SASS and the A/B timings are in
+   * NOTES-PERF.md; the most, 20 bytes, in 256 x 6-stage instances, which
+   * keep both epilogue paths). Up to 32 bytes is reported; more fails. */
+  const char *spill = strstr(log, " bytes spill stores");
+  cr_assert_not_null(spill, "%s: no spill count in the ptxas log:\n%s", name, log);
+  const char *digits = spill;
+  while (digits > log && digits[-1] >= '0' && digits[-1] <= '9') digits--;
+  const long spill_bytes = strtol(digits, NULL, 10);
+  cr_assert_leq(spill_bytes, 32, "%s spills %ld bytes:\n%s", name, spill_bytes, log);
+  if (spill_bytes > 0) cr_log_info("%s spills %ld bytes (at most 32 allowed)", name, spill_bytes);
   free(log);
   nvrtcDestroyProgram(&prog);
 }
