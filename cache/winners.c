@@ -129,8 +129,7 @@ fpx_status fpx__cache_winner_check(const fpx__cache_winner *w, char field[32]) {
   FIELD("config");
   FPX_TRY(fpx__wo_config_check(&w->config));
   if (w->config.kernel == 1) {
-    const fpx__wgmma_config wc = {w->config.tokens, w->config.stages,
-                                  w->config.split_k == 0 ? 1 : w->config.split_k, 0};
+    const fpx__wgmma_config wc = fpx__wgmma_config_of(&w->config);
     wk.group_size = k->group_size;
     FPX_TRY(fpx__wgmma_key_check(&wk));
     FPX_TRY(fpx__wgmma_config_check(&wk, &wc));

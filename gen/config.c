@@ -60,19 +60,13 @@ fail:
   return st;
 }
 
-/* The wgmma part of a kernel-1 configuration (split_k 0, from callers
- * written before the family had split-K, means 1). */
-static fpx__wgmma_config wgmma_part(const fpx_wo_config *c) {
-  return (fpx__wgmma_config){c->tokens, c->stages, c->split_k == 0 ? 1 : c->split_k, 0};
-}
-
 fpx_status fpx__wo_config_check(const fpx_wo_config *c) {
   if (c == NULL) return fpx__error(FPX_ERR_INVALID_ARGUMENT, "config is NULL");
   if (c->kernel != 0 && c->kernel != 1)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT, "config kernel %d is not 0 (mma.sync) or 1 (wgmma)",
                       c->kernel);
   if (c->kernel == 1) {
-    const fpx__wgmma_config w = wgmma_part(c);
+    const fpx__wgmma_config w = fpx__wgmma_config_of(c);
     return fpx__wgmma_config_check(NULL, &w); /* the key's rules apply at launch */
   }
   if (c->warps_n != 1 && c->warps_n != 2 && c->warps_n != 4 && c->warps_n != 8)
@@ -155,7 +149,7 @@ void fpx__wo_config_text(const fpx_wo_config *c, char *out, size_t size) {
 int fpx__wo_config_equal(const fpx_wo_config *a, const fpx_wo_config *b) {
   if (a->kernel != b->kernel) return 0;
   if (a->kernel == 1) {
-    const fpx__wgmma_config wa = wgmma_part(a), wb = wgmma_part(b);
+    const fpx__wgmma_config wa = fpx__wgmma_config_of(a), wb = fpx__wgmma_config_of(b);
     return wa.tokens == wb.tokens && wa.stages == wb.stages && wa.split_k == wb.split_k;
   }
   return a->warps_n == b->warps_n && a->warps_k == b->warps_k && a->m_tiles == b->m_tiles &&
@@ -165,7 +159,7 @@ int fpx__wo_config_equal(const fpx_wo_config *a, const fpx_wo_config *b) {
 void fpx__wo_gemm_name(const fpx__wo_key *key, const fpx_wo_config *c,
                        char out[FPX__NAME_EXPR_MAX]) {
   if (c->kernel == 1) {
-    const fpx__wgmma_config w = wgmma_part(c);
+    const fpx__wgmma_config w = fpx__wgmma_config_of(c);
     fpx__wgmma_gemm_name(key, &w, out);
     return;
   }
@@ -184,7 +178,7 @@ void fpx__wo_dequant_name(fpx_format format, fpx_dtype out_dtype, int group_size
  * 4 bits each for the tile config, 4 bits family. */
 uint64_t fpx__wo_gemm_id(const fpx__wo_key *key, const fpx_wo_config *c) {
   if (c->kernel == 1) {
-    const fpx__wgmma_config w = wgmma_part(c);
+    const fpx__wgmma_config w = fpx__wgmma_config_of(c);
     return fpx__wgmma_gemm_id(key, &w);
   }
   return (uint64_t)key->format.exp_bits | (uint64_t)key->format.man_bits << 4 |

@@ -71,6 +71,10 @@ fail:
   return st;
 }
 
+fpx__wgmma_config fpx__wgmma_config_of(const fpx_wo_config *c) {
+  return (fpx__wgmma_config){c->tokens, c->stages, c->split_k == 0 ? 1 : c->split_k, 0};
+}
+
 size_t fpx__wgmma_smem_bytes(const fpx__wgmma_config *c) {
   /* as ring_smem_bytes and epilogue_tile_bytes in the template: stages of
    * tokens x 128 bytes, a full and an empty barrier per stage, 1024 bytes

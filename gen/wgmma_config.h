@@ -35,6 +35,11 @@ typedef struct fpx__wgmma_config {
  * padded by 16 bytes */
 #define FPX__WGMMA_TILE_ROW_BYTES 272
 
+/* The wgmma part of a kernel-1 fpx_wo_config: tokens, stages and split_k
+ * (0, from callers written before the family had split-K, means 1);
+ * max_blocks 0. */
+fpx__wgmma_config fpx__wgmma_config_of(const fpx_wo_config *config);
+
 /* Checks what the family computes: the format, x_dtype f16, bf16, e4m3 or
  * e5m2 (FP8 X needs a weight format with an exact FP8 form: E <= 4 and
  * M <= 3, or e5m2), y_dtype f16, bf16 or f32, group_size 0 or 32..256.

@@ -74,7 +74,7 @@ static fpx_status check_gemm_args(fpx_ctx *ctx, const fpx_gemm_args *a) {
  * wgmma family accepts; names the configuration. */
 static fpx_status check_wgmma(const fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_config *c,
                               const char *who) {
-  const fpx__wgmma_config w = {c->tokens, c->stages, c->split_k == 0 ? 1 : c->split_k, 0};
+  const fpx__wgmma_config w = fpx__wgmma_config_of(c);
   char text[48];
   fpx_status st = FPX_OK;
   fpx__wo_config_text(c, text, sizeof text);
@@ -146,7 +146,7 @@ fpx_status fpx__gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_c
   const fpx_weights *w = args->weights;
   if (cfg->kernel == 1) {
     fpx_gemm_args full; /* a caller's older, shorter args: the new fields zero */
-    const fpx__wgmma_config wcfg = {cfg->tokens, cfg->stages, cfg->split_k == 0 ? 1 : cfg->split_k, 0};
+    const fpx__wgmma_config wcfg = fpx__wgmma_config_of(cfg);
     FPX_TRY(check_wgmma(ctx, key, cfg, "fpx_gemm"));
     memset(&full, 0, sizeof full);
     memcpy(&full, args, args->struct_size < sizeof full ? args->struct_size : sizeof full);
@@ -189,7 +189,7 @@ int fpx__gemm_wgmma_choice(const fpx_ctx *ctx, const fpx__wo_key *key, size_t m,
   if (ctx->no_wgmma ||
       !fpx__wgmma_auto_config(ctx->sm_version, ctx->info.sm_count, key, m, n, k, &c))
     return 0;
-  *out = (fpx__wgmma_config){c.tokens, c.stages, c.split_k, 0};
+  *out = fpx__wgmma_config_of(&c);
   return 1;
 }
 

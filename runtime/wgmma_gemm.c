@@ -126,8 +126,8 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
   FPX_CU(ctx->cu, cuFuncSetAttribute(gemm, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, (int)smem));
 
   /* split-K: at most one split per 256-column block, so none is empty;
-   * stream-K: one unit per tile as far as the workspace goes (its
-   * partials are per block, see below) */
+   * stream-K counts as split 1 for the workspace's chunks (its partials
+   * are two tiles per block, below) */
   fpx__wgmma_config run = *cfg;
   const size_t k_blocks = (w->k + 255) / 256;
   const int stream_k = run.split_k == FPX_SPLIT_K_STREAM;
