@@ -71,12 +71,8 @@ int cli_wgmma_parse(const char *cmd, const char *list, cli_wgmma_list *out) {
 }
 
 void cli_wgmma_label(const fpx__wgmma_config *c, char *buf, size_t size) {
-  if (c->split_k == FPX_SPLIT_K_STREAM)
-    snprintf(buf, size, "wgmma:%d/%d/sk", c->tokens, c->stages);
-  else if (c->split_k > 1)
-    snprintf(buf, size, "wgmma:%d/%d/%d", c->tokens, c->stages, c->split_k);
-  else
-    snprintf(buf, size, "wgmma:%d/%d", c->tokens, c->stages);
+  const fpx_wo_config wo = {.kernel = 1, .split_k = c->split_k, .tokens = c->tokens, .stages = c->stages};
+  fpx__wo_config_text(&wo, buf, size);
 }
 
 void cli_wgmma_valid(const cli_wgmma_list *list, const fpx__wo_key *key, const char *note_cmd,

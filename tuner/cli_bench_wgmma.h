@@ -42,7 +42,8 @@ int cli_wgmma_parse(const char *cmd, const char *list, cli_wgmma_list *out);
 void cli_wgmma_valid(const cli_wgmma_list *list, const fpx__wo_key *key, const char *note_cmd,
                      int valid[CLI_MAX_WGMMA]);
 
-/* "wgmma:TOKENS/STAGES", the config column of the bench rows. */
+/* The config column of the bench rows: fpx__wo_config_text of the
+ * configuration ("wgmma:TOKENS/STAGES[/SPLIT_K or /sk]"). */
 void cli_wgmma_label(const fpx__wgmma_config *config, char *buf, size_t size);
 
 /* One launch of the family in the shape fpx__timer_median_us takes: pass a
