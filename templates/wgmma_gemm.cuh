@@ -838,9 +838,9 @@ __global__ void __launch_bounds__(384, 1)
       /* ---- a shared tile: partial sums in the accumulator's own layout
        * (float4 i4 of consumer thread ct at [Slots::index * NACC / 4 +
        * i4][ct]), added in slot order, so the result does not depend on
-       * which contributor adds them. Slot 0 first looks whether all the
-       * others are done (with stream-K it usually comes last: the tile is
-       * the end of its range and the start of theirs): then it adds theirs
+       * which contributor adds them. With stream-K slot 0 first looks whether
+       * all the others are done (it usually comes last: the tile is the
+       * end of its range and the start of theirs): then it adds theirs
        * to its accumulators and stores nothing. Otherwise each stores its
        * partials and counts itself on counters[tile]; the last adds them
        * all, its own reloaded (this keeps acc dead across the barrier:
@@ -848,12 +848,12 @@ __global__ void __launch_bounds__(384, 1)
       const int tile = un.tile;
       const Slots sl = slots_of(tile);
       __shared__ unsigned tile_state; /* 1: this one adds the partials; 2: all the others were done */
-      if (un.slot == 0) {
+      if (stream && un.slot == 0) { /* split-K's slots run side by side: the look rarely pays */
         consumer_barrier(); /* every thread has read tile_state of the block's previous unit */
         if (ct == 0) tile_state = atomicAdd(counters + tile, 0u) == (unsigned)un.slots - 1 ? 2u : 0u;
         consumer_barrier();
       }
-      const bool others_done = un.slot == 0 && tile_state == 2u;
+      const bool others_done = stream && un.slot == 0 && tile_state == 2u;
       if (!others_done) {
 #pragma unroll
         for (int i4 = 0; i4 < NACC / 4; i4++)

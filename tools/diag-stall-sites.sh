@@ -17,7 +17,9 @@ echo "source page rc=$? ($(wc -l < "$out/source.csv") lines)"
 python3 - "$out/source.csv" > "$out/top.txt" <<'PY'
 import csv, sys
 rows = list(csv.reader(open(sys.argv[1])))
-if not rows: sys.exit("no rows")
+# some ncu versions print a "Kernel Name" row above the header
+while rows and "Source" not in [h.strip() for h in rows[0]]: rows.pop(0)
+if not rows: sys.exit("no header row")
 hdr = rows[0]
 print("columns:", " | ".join(hdr))
 def col(name):
