@@ -319,6 +319,23 @@ static int wgmma_wave_split(size_t blocks, size_t sms, size_t k, double *cost) {
   return (int)best;
 }
 
+/* Stream-K against the chosen split (cost `rr`, as wgmma_wave_split's): every
+ * block takes tiles x kb / sms column blocks and pays the fixed cost once
+ * per tile its range touches (1 + tiles / sms of them). It must win by 5%,
+ * and each tile must be shared by few blocks (tiles >= sms / 2): the block
+ * that sums a tile reads every other contributor's partials, which the
+ * model does not count. On the H200 sweeps of the llama3 shapes this picks
+ * the stream-K winners (70b qkv and gate_up at M = 32..512, 8b gate_up at
+ * M = 512: 1.08-1.35x) and none of the shapes where it lost (under one
+ * wave of whole tiles with short K: 8b qkv, o and down; NOTES-PERF.md). */
+static int wgmma_stream_k_pays(size_t tiles, size_t sms, size_t k, double rr) {
+  if (2 * tiles < sms) return 0;
+  const double kb = (double)((k + 255) / 256);
+  const double range = (double)tiles * kb / (double)sms;
+  const double sk = range + WGMMA_BLOCK_FIXED * (1.0 + (double)tiles / (double)sms);
+  return sk < 0.95 * rr;
+}
+
 /* Time of one column block of a wgmma block with T tokens against one of
  * 128 tokens (dequantization is shared by the tokens, the MMAs are not):
  * fitted to the H200 tuning sweep of the llama3 shapes with BF16
@@ -343,27 +360,21 @@ int fpx__wgmma_auto_config(int sm_version, int sm_count, const fpx__wo_key *key,
   /* the token tile (no wider than M needs; 256 with per-row scales only)
    * and split of least modelled cost; a wider tile must win by 5% */
   static const int tokens[] = {64, 128, 256};
-  double best = -1, cost;
+  double best = -1, best_rr = 0, cost;
   for (size_t t = 0; t < 3; t++) {
     if (t > 0 && (size_t)tokens[t - 1] >= m) break;
     if (tokens[t] == 256 && key->group_size != 0) break;
     const int split = wgmma_wave_split(wgmma_blocks(m, n, tokens[t]), sms, k, &cost);
+    const double rr = cost;
     cost *= wgmma_tokens_cost(tokens[t]);
     if (best < 0 || cost < 0.95 * best) {
       best = cost;
+      best_rr = rr;
       w.tokens = tokens[t];
       w.split_k = split;
     }
   }
-  /* Stream-K for 256-token tiles that fill more than one wave but leave
-   * the last one under 90% full (H200 sweep of the llama3 shapes with the
-   * stream-K candidates, NOTES-PERF.md: it won 1.29-1.35x at 1.21 waves
-   * and 1.05-1.10x at 3.39, tied or lost above 90%, and lost below one
-   * wave, where no block has a second tile to balance) */
-  if (w.tokens == 256) {
-    const size_t blocks = wgmma_blocks(m, n, 256), waves = (blocks + sms - 1) / sms;
-    if (blocks > sms && (double)blocks < 0.9 * (double)(waves * sms)) w.split_k = FPX_SPLIT_K_STREAM;
-  }
+  if (wgmma_stream_k_pays(wgmma_blocks(m, n, w.tokens), sms, k, best_rr)) w.split_k = FPX_SPLIT_K_STREAM;
   /* 6 stages won 2-6% over 4 in the sweep with 64 and 128 tokens; with
    * 256, 4 won or tied */
   w.stages = w.tokens <= 128 ? 6 : 4;

@@ -185,20 +185,53 @@ Test(kernel_family, automatic_choice_follows_the_thresholds) {
   cr_assert(c.split_k >= 32 && c.split_k <= 64, "split %d", c.split_k);
   cr_assert(fpx__wgmma_auto_config(90, 132, &fp8, 128, 128, 4096, &c));
   cr_assert_eq(c.split_k, 8);
-  /* 256 tokens: 160 blocks take 2 waves of 132 x (32 + 5); split 2: 3
-   * waves of 16 + 5; 128 tokens at split 2: 5 waves of 16 + 5. 160 blocks
-   * fill their second wave to 21%: stream-K instead of the split */
+  /* 256 tokens: 160 tiles take 2 waves of 132 x (32 + 5); split 2: 3
+   * waves of 16 + 5 = 63; 128 tokens at split 2: 5 waves of 16 + 5.
+   * Stream-K: 160 x 32 / 132 = 38.8 column blocks + 5 x (1 + 160 / 132)
+   * = 49.9, under 0.95 x 63: stream-K instead of the split */
   cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 512, 10240, 8192, &c));
   cr_assert(c.tokens == 256 && c.split_k == FPX_SPLIT_K_STREAM, "%d/%d", c.tokens, c.split_k);
-  /* 448 blocks: the fourth wave 39% full: stream-K */
+  /* 448 tiles: 4 x (16 + 5) = 84 against 54.3 + 5 x 4.39 = 76.3: stream-K */
   cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 512, 28672, 4096, &c));
   cr_assert(c.tokens == 256 && c.split_k == FPX_SPLIT_K_STREAM, "%d/%d", c.tokens, c.split_k);
-  /* 896 blocks: 6.79 of 7 waves, 97% full: no stream-K */
+  /* 896 tiles: 7 x 37 = 259 against 217.2 + 5 x 7.79 = 256.2: no stream-K */
   cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 512, 57344, 8192, &c));
   cr_assert(c.tokens == 256 && c.split_k == 1, "%d/%d", c.tokens, c.split_k);
-  /* 3584 blocks (27.2 waves): no split pays */
+  /* 3584 tiles (27.2 waves): neither a split nor stream-K pays */
   cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 2048, 57344, 8192, &c));
   cr_assert(c.tokens == 256 && c.split_k == 1);
+  /* 640 tiles, 4.85 waves: 5 x 37 = 185 against 155.2 + 5 x 5.85 = 184.4 */
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 2048, 10240, 8192, &c));
+  cr_assert(c.tokens == 256 && c.split_k == 1, "%d/%d", c.tokens, c.split_k);
+}
+
+Test(kernel_family, wgmma_auto_config_stream_k_at_small_m) {
+  fpx_wo_config c;
+  /* 64 tokens, 448 tiles: 4 waves of 32 + 5 = 148 against 108.6 + 5 x
+   * 4.39 = 130.6: stream-K */
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 64, 57344, 8192, &c));
+  cr_assert(c.tokens == 64 && c.split_k == FPX_SPLIT_K_STREAM, "%d/%d", c.tokens, c.split_k);
+  /* 80 tiles at split 3: 2 waves of 10.7 + 5 = 31.3 against 19.4 + 5 x
+   * 1.61 = 27.4: stream-K; the same with FP8 X */
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 64, 10240, 8192, &c));
+  cr_assert(c.tokens == 64 && c.split_k == FPX_SPLIT_K_STREAM, "%d/%d", c.tokens, c.split_k);
+  const fpx__wo_key fp8 = {{4, 3}, FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0};
+  cr_assert(fpx__wgmma_auto_config(90, 132, &fp8, 64, 10240, 8192, &c));
+  cr_assert(c.tokens == 64 && c.split_k == FPX_SPLIT_K_STREAM, "%d/%d", c.tokens, c.split_k);
+  /* 224 tiles: 2 waves of 16 + 5 = 42 against 27.2 + 5 x 2.70 = 40.7,
+   * not 5% less (a tie in the sweep): no stream-K */
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 64, 28672, 4096, &c));
+  cr_assert(c.tokens == 64 && c.split_k == 1, "%d/%d", c.tokens, c.split_k);
+  /* 48 tiles (8b qkv), 64 tiles (70b down at M = 128): fewer than half
+   * the SMs, so every tile would have several contributors (stream-K lost
+   * there): the split */
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 64, 6144, 4096, &c));
+  cr_assert(c.tokens == 64 && c.split_k == 2, "%d/%d", c.tokens, c.split_k);
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 128, 8192, 28672, &c));
+  cr_assert(c.tokens == 128 && c.split_k == 2, "%d/%d", c.tokens, c.split_k);
+  /* one tile: a split, never stream-K (132 contributors to one sum) */
+  cr_assert(fpx__wgmma_auto_config(90, 132, &bf16_key, 64, 128, 65536, &c));
+  cr_assert(c.split_k >= 2 && c.split_k <= 64, "split %d", c.split_k);
 }
 
 /* ---- candidates and the staged search ----------------------------------- */
