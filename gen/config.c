@@ -324,10 +324,11 @@ static int wgmma_wave_split(size_t blocks, size_t sms, size_t k, double *cost) {
  * per tile its range touches (1 + tiles / sms of them). It must win by 5%,
  * and each tile must be shared by few blocks (tiles >= sms / 2): the block
  * that sums a tile reads every other contributor's partials, which the
- * model does not count. On the H200 sweeps of the llama3 shapes this picks
- * the stream-K winners (70b qkv and gate_up at M = 32..512, 8b gate_up at
- * M = 512: 1.08-1.35x) and none of the shapes where it lost (under one
- * wave of whole tiles with short K: 8b qkv, o and down; NOTES-PERF.md). */
+ * model does not count. On the H200 sweeps of the llama3 shapes it picks
+ * stream-K for 70b qkv at M = 32..512, 70b gate_up at M = 32..256 and 8b
+ * gate_up at M = 512 (where it won 1.05-1.35x), and for none of the shapes
+ * where it lost (under one wave of whole tiles with short K: 8b qkv, o and
+ * down); it misses smaller wins (70b o and down at M = 32; NOTES-PERF.md). */
 static int wgmma_stream_k_pays(size_t tiles, size_t sms, size_t k, double rr) {
   if (2 * tiles < sms) return 0;
   const double kb = (double)((k + 255) / 256);
