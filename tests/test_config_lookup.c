@@ -178,14 +178,15 @@ Test(config_lookup, shipped_h200_database_holds_w8a8_winners) {
   fpx_wo_config c, fallback;
   cr_assert_eq(fpx__ctx_resolve_config(ctx, &w8a8, 16, 4096, 4096, &c), FPX_OK, "%s",
                fpx_last_error());
+  /* the tuned winners (which tile won is the database's business, and
+   * changes with each retune): not the heuristic's tile at M = 16, the
+   * wgmma family at M = 64 (every W8A8 winner from M = 32 is) */
   fpx__wo_config_default(16, 4096, 4096, 132, &fallback);
-  cr_assert(c.kernel == 0 && c.warps_n == 4 && c.warps_k == 4 && c.m_tiles == 1 && c.split_k == 1,
-            "M = 16: %d %d/%d/%d/%d", c.kernel, c.warps_n, c.warps_k, c.m_tiles, c.split_k);
-  cr_assert(!fpx__wo_config_equal(&c, &fallback), "the tuned tile is not the heuristic's");
+  cr_assert(!fpx__wo_config_equal(&c, &fallback), "M = 16: the tuned tile is the heuristic's");
   cr_assert_eq(fpx__ctx_resolve_config(ctx, &w8a8, 64, 4096, 4096, &c), FPX_OK, "%s",
                fpx_last_error());
-  cr_assert(c.kernel == 1 && c.tokens == 64 && c.stages == 4 && c.split_k == 4,
-            "M = 64: %d %d/%d/%d", c.kernel, c.tokens, c.stages, c.split_k);
+  cr_assert(c.kernel == 1 && c.tokens == 64, "M = 64: %d %d/%d/%d", c.kernel, c.tokens, c.stages,
+            c.split_k);
   cr_assert_eq(stats_of(ctx).calls_shipped, 2);
   free_ctx(ctx);
 }
