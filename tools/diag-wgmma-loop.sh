@@ -4,7 +4,8 @@
 # nvcc from templates/, default W8A8 at 256 tokens: 4 3 2 256 4) and ncu's
 # warp-state, scheduler and pipe statistics of that kernel on 8b o
 # (N = K = 4096) at M = 8192 (the first wgmma GEMM launch of the bench),
-# plus an instruction-mix count of the SASS.
+# plus an instruction-mix count of the SASS and the stall reasons per issued
+# instruction.
 # ACT: 0 f16, 1 bf16, 2 e4m3, 3 e5m2 (bf16 output, per-row scales).
 set -u
 out=${1:?usage: tools/diag-wgmma-loop.sh OUT [E M ACT TOKENS STAGES]}
@@ -15,7 +16,7 @@ cat > "$src" <<CU
 #include "wgmma_gemm.cuh"
 template __global__ void fpx::wgmma_gemm<$e, $m, $act, 1, 0, $tokens, $stages>(
     const uint4 *, const __grid_constant__ fpx::wg::TensorMap, const float *, const float *,
-    void *, int, int, int, int, float4 *, unsigned *);
+    void *, int, int, int, int, int, float4 *, unsigned *);
 CU
 nvcc -arch=sm_90a -cubin -std=c++17 -Itemplates -Xptxas -v "$src" -o "$out/instance.cubin" \
   > "$out/ptxas.txt" 2>&1 || { echo "nvcc failed: $out/ptxas.txt"; exit 1; }
@@ -27,7 +28,10 @@ case $act in 2|3) fam="--format e${e}m${m} --act $([ "$act" = 2 ] && echo e4m3 |
   0) fam="--format e${e}m${m} --act f16";; *) fam="--format e${e}m${m}";; esac
 ncu --clock-control none -k regex:wgmma_gemm -c 1 --section SpeedOfLight --section WarpStateStats \
   --section SchedulerStats --section ComputeWorkloadAnalysis --section InstructionStats \
+  --metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio' \
   bundle/run fpx-tune bench --shape 4096,4096 $fam --m 8192 --iters 1 --wgmma "$tokens/$stages" \
   > "$out/ncu.txt" 2>&1
 grep -E "Duration|Issue Slots|Issued Warp|Eligible Warps|No Eligible|Stall|Pipe Utilization|Executed Ipc" \
   "$out/ncu.txt" | head -40
+echo "stall reasons, warps per issued instruction (largest first):"
+grep -E 'issue_stalled_.*per_issue_active' "$out/ncu.txt" | awk '{print $NF, $1}' | sort -rn | head -10
