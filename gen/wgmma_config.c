@@ -111,15 +111,20 @@ fpx_status fpx__wgmma_config_check(const fpx__wo_key *key, const fpx__wgmma_conf
   return FPX_OK;
 }
 
+/* FP32 partial sums of one tile: tokens x 128 rows */
+static size_t tile_partial_bytes(const fpx__wgmma_config *c) {
+  return (size_t)c->tokens * FPX__WGMMA_BLOCK_ROWS * sizeof(float);
+}
+
 size_t fpx__wgmma_stream_partial_bytes(const fpx__wgmma_config *c, size_t blocks) {
   if (c->split_k != FPX_SPLIT_K_STREAM) return 0;
-  return 2 * blocks * (size_t)c->tokens * FPX__WGMMA_BLOCK_ROWS * sizeof(float);
+  return 2 * blocks * tile_partial_bytes(c);
 }
 
 size_t fpx__wgmma_partial_bytes(const fpx__wgmma_config *c, size_t n) {
   if (c->split_k <= 1) return 0;
   const size_t row_tiles = (n + FPX__WGMMA_BLOCK_ROWS - 1) / FPX__WGMMA_BLOCK_ROWS;
-  return (size_t)c->split_k * row_tiles * (size_t)c->tokens * FPX__WGMMA_BLOCK_ROWS * sizeof(float);
+  return (size_t)c->split_k * row_tiles * tile_partial_bytes(c);
 }
 
 void fpx__wgmma_gemm_name(const fpx__wo_key *key, const fpx__wgmma_config *c,

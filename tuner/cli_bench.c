@@ -574,11 +574,11 @@ static fpx_status cli_shape_all(bench_run *b, const cli_shape *s) {
             fpx__gemm_wgmma_choice(b->ctx, &key, o->p.ms[i], weights->n, weights->k, &auto_wg)) {
           const fpx_wo_config chosen = {.kernel = 1, .split_k = auto_wg.split_k,
                                         .tokens = auto_wg.tokens, .stages = auto_wg.stages};
-          if (fpx__wo_config_equal(&cfg, &chosen) && auto_wg.split_k == FPX_SPLIT_K_STREAM)
-            snprintf(cfg_buf, sizeof cfg_buf, "auto:wgmma%d/%d/sk", auto_wg.tokens, auto_wg.stages);
-          else if (fpx__wo_config_equal(&cfg, &chosen))
-            snprintf(cfg_buf, sizeof cfg_buf, "auto:wgmma%d/%d/%d", auto_wg.tokens, auto_wg.stages,
-                     auto_wg.split_k);
+          if (fpx__wo_config_equal(&cfg, &chosen)) {
+            char split[16] = "sk";
+            if (auto_wg.split_k != FPX_SPLIT_K_STREAM) snprintf(split, sizeof split, "%d", auto_wg.split_k);
+            snprintf(cfg_buf, sizeof cfg_buf, "auto:wgmma%d/%d/%s", auto_wg.tokens, auto_wg.stages, split);
+          }
         }
       }
       const bench_row row = {info.name, s, o->p.ms[i], cfg_buf, "fpx_gemm", us, blas_us[i], lt_us[i],
