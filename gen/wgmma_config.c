@@ -145,10 +145,16 @@ uint64_t fpx__wgmma_gemm_id(const fpx__wo_key *key, const fpx__wgmma_config *c) 
 
 static int x_bytes(fpx_dtype d) { return d == FPX_DTYPE_E4M3 || d == FPX_DTYPE_E5M2 ? 1 : 2; }
 
-void fpx__wgmma_permute_name(fpx_dtype x_dtype, char out[FPX__NAME_EXPR_MAX]) {
-  snprintf(out, FPX__NAME_EXPR_MAX, "fpx::wgmma_permute_x<%d>", x_bytes(x_dtype));
+/* FP8 X for weights below 8 bits: the GEMM's A registers hold each k-quad
+ * in the order +0, +2, +1, +3 (place_quad), so X's middle bytes swap. */
+static int swap_mid(const fpx__wo_key *key) {
+  return x_bytes(key->x_dtype) == 1 && 1 + key->format.exp_bits + key->format.man_bits < 8;
 }
 
-uint64_t fpx__wgmma_permute_id(fpx_dtype x_dtype) {
-  return (uint64_t)x_bytes(x_dtype) | (uint64_t)6 << 40;
+void fpx__wgmma_permute_name(const fpx__wo_key *key, char out[FPX__NAME_EXPR_MAX]) {
+  snprintf(out, FPX__NAME_EXPR_MAX, "fpx::wgmma_permute_x<%d,%d>", x_bytes(key->x_dtype), swap_mid(key));
+}
+
+uint64_t fpx__wgmma_permute_id(const fpx__wo_key *key) {
+  return (uint64_t)x_bytes(key->x_dtype) | (uint64_t)swap_mid(key) << 4 | (uint64_t)6 << 40;
 }

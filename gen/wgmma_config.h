@@ -64,11 +64,12 @@ void fpx__wgmma_gemm_name(const fpx__wo_key *key, const fpx__wgmma_config *confi
  * every fpx__wo_gemm_id. */
 uint64_t fpx__wgmma_gemm_id(const fpx__wo_key *key, const fpx__wgmma_config *config);
 
-/* The pass that writes X permuted for the family's TMA copies: its name
- * expression, "fpx::wgmma_permute_x<XBYTES>" (2 for f16/bf16 X, 1 for
- * FP8), and in-process id (family 6 from bit 40). */
-void fpx__wgmma_permute_name(fpx_dtype x_dtype, char out[FPX__NAME_EXPR_MAX]);
-uint64_t fpx__wgmma_permute_id(fpx_dtype x_dtype);
+/* The pass that writes X permuted for the family's TMA copies of key: its
+ * name expression, "fpx::wgmma_permute_x<XBYTES,SWAP_MID>" (XBYTES 2 for
+ * f16/bf16 X, 1 for FP8; SWAP_MID 1 for FP8 X with weights below 8 bits),
+ * and in-process id (family 6 from bit 40). */
+void fpx__wgmma_permute_name(const fpx__wo_key *key, char out[FPX__NAME_EXPR_MAX]);
+uint64_t fpx__wgmma_permute_id(const fpx__wo_key *key);
 /* Largest permuted-X workspace of one launch (bytes): larger M runs in
  * chunks of whole token tiles that fit. */
 #define FPX__WGMMA_X_WORKSPACE_MAX ((size_t)256 << 20)

@@ -111,13 +111,13 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
   CUfunction gemm = NULL, permute = NULL;
   /* the name expressions are only needed to compile: built on a miss */
   const uint64_t gemm_id = fpx__wgmma_gemm_id(key, cfg);
-  const uint64_t permute_id = fpx__wgmma_permute_id(args->x_dtype);
+  const uint64_t permute_id = fpx__wgmma_permute_id(key);
   if ((gemm = fpx__ctx_kernel_find(ctx, gemm_id)) == NULL) {
     fpx__wgmma_gemm_name(key, cfg, name);
     FPX_TRY(fpx__ctx_kernel(ctx, gemm_id, FPX__TEMPLATE_WGMMA, name, &gemm));
   }
   if ((permute = fpx__ctx_kernel_find(ctx, permute_id)) == NULL) {
-    fpx__wgmma_permute_name(args->x_dtype, name);
+    fpx__wgmma_permute_name(key, name);
     FPX_TRY(fpx__ctx_kernel(ctx, permute_id, FPX__TEMPLATE_WGMMA, name, &permute));
   }
   const size_t smem = fpx__wgmma_smem_bytes(cfg);

@@ -26,6 +26,10 @@
  * become FP8 bit patterns by shift and mask: E <= 4, M <= 3 as E4M3 (scaled
  * by 2^(bias-7)); e5m2 passes through as E5M2; the inverse
  * scale, the weight scale and the token's X scale act on the accumulator.
+ * Formats below 8 bits build a k-quad four codes per integer operation, in
+ * the column order [+0, +2, +1, +3] in which their planes hold them
+ * (place_quad); the two middle bytes of each 4-byte word of X are swapped
+ * to match, which leaves every product in the same dot product.
  */
 typedef unsigned int fpx_u32;
 typedef unsigned long long fpx_u64;
@@ -249,18 +253,62 @@ __device__ __forceinline__ fpx_u32 fp8_pair(const fpx_u32 *w, int q) {
   return place_pair<Format<E, M>, 7, Fp8Target<E, M>::MAN - M>(w, q);
 }
 
+/* Formats below 8 bits, four codes at once: the codes of pairs q and q + 2
+ * (columns +0 +1 and +2 +3 of one row) as FP8 bit patterns in the byte
+ * order [+0, +2, +1, +3], which is the order in which a plane of P bits
+ * holds their fields: at pos, pos + 2P, pos + 16 and pos + 16 + 2P of one
+ * word. So per plane bytes 0 and 2 take one shift and bytes 1 and 3 one
+ * 8 - 2P bits longer (the same shift for P = 4), each followed by a masked
+ * merge: the sign to bit 7, the other code bits up by MAG_SHIFT. */
+template <typename F, int P, int MAG_SHIFT>
+__device__ __forceinline__ fpx_u32 quad_plane(const fpx_u32 *w, int q) {
+  static_assert(P < 8, "8-bit planes are their own FP8 bytes");
+  constexpr int pairs_per_word = 16 / P;
+  constexpr int cs = F::plane_code_shift(P);
+  constexpr bool has_sign = cs + P == F::BITS;
+  constexpr int mag_bits = has_sign ? P - 1 : P;
+  constexpr fpx_u32 mag_mask = (((1u << mag_bits) - 1) << (cs + MAG_SHIFT)) * 0x01010101u;
+  constexpr fpx_u32 sign_mask = 0x80808080u;
+  constexpr int gap = 8 - 2 * P;
+  constexpr fpx_u32 even = gap ? 0x00FF00FFu : 0xFFFFFFFFu, odd = gap ? 0xFF00FF00u : 0u;
+  const fpx_u32 word = w[F::plane_word_offset(P) + q / pairs_per_word];
+  const int pos = (q % pairs_per_word) * P;
+  const int a = cs + MAG_SHIFT - pos, b = 8 - P - pos;
+  fpx_u32 v = 0;
+  if (mag_bits > 0) v = shift_signed(word, a) & (mag_mask & even);
+  if (mag_bits > 0 && gap) v |= shift_signed(word, a + gap) & (mag_mask & odd);
+  if (has_sign) v |= shift_signed(word, b) & (sign_mask & even);
+  if (has_sign && gap) v |= shift_signed(word, b + gap) & (sign_mask & odd);
+  return v;
+}
+
+template <typename F, int MAG_SHIFT>
+__device__ __forceinline__ fpx_u32 place_quad(const fpx_u32 *w, int q) {
+  fpx_u32 v = 0;
+  if (F::BITS & 4) v |= quad_plane<F, 4, MAG_SHIFT>(w, q);
+  if (F::BITS & 2) v |= quad_plane<F, 2, MAG_SHIFT>(w, q);
+  if (F::BITS & 1) v |= quad_plane<F, 1, MAG_SHIFT>(w, q);
+  return v;
+}
+
 /* The k32 A fragment of slice s: register 0 = row g, columns 8*tig+0..3;
  * 1 = row g+8, same columns; 2, 3 = columns 8*tig+4..7 (see the header). The
  * k16 pairs (tile t, register j) hold columns (t&1)*4 + 2*(j>>1) + {0,1} of
- * row g + 8*(j&1). */
+ * row g + 8*(j&1). Below 8 bits each register holds its four columns in
+ * the order +0, +2, +1, +3 (place_quad). */
 template <int E, int M>
 __device__ __forceinline__ void fp8_fragment(const fpx_u32 *w, int s, fpx_u32 (&a)[4]) {
+  typedef Format<E, M> F;
 #pragma unroll
   for (int r = 0; r < 4; r++) {
     const int t = 2 * s + (r >> 1), j = r & 1;
-    const fpx_u32 lo = fp8_pair<E, M>(w, 4 * t + j);
-    const fpx_u32 hi = fp8_pair<E, M>(w, 4 * t + j + 2);
-    a[r] = prmt(lo, hi, 0x6420u);
+    if constexpr (F::BITS < 8) {
+      a[r] = place_quad<F, Fp8Target<E, M>::MAN - M>(w, 4 * t + j);
+    } else {
+      const fpx_u32 lo = fp8_pair<E, M>(w, 4 * t + j);
+      const fpx_u32 hi = fp8_pair<E, M>(w, 4 * t + j + 2);
+      a[r] = prmt(lo, hi, 0x6420u);
+    }
   }
 }
 
@@ -377,8 +425,12 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
           fp8_fragment<E, M>(wr, slice, a);
 #pragma unroll
           for (int i = 0; i < MT; i++) {
-            const fpx_u32 b0 = ((const fpx_u32 *)&xv[s][i])[0];
-            const fpx_u32 b1 = ((const fpx_u32 *)&xv[s][i])[1];
+            fpx_u32 b0 = ((const fpx_u32 *)&xv[s][i])[0];
+            fpx_u32 b1 = ((const fpx_u32 *)&xv[s][i])[1];
+            if constexpr (BITS < 8) { /* the k order of place_quad */
+              b0 = prmt(b0, b0, 0x3120u);
+              b1 = prmt(b1, b1, 0x3120u);
+            }
             mma_16832_fp8<Fp8Target<E, M>::TYPE, ACT - 2>(GROUP ? gacc[i] : acc[i], a, b0, b1);
           }
         }

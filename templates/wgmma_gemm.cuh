@@ -36,7 +36,9 @@
  *     i.e. pairs j = (r & 1) and 2 + (r & 1) of k16 tile 2s + (r >> 1).
  *     Weight codes become E4M3 (E <= 4, M <= 3) or E5M2 (e5m2 itself) bytes
  *     by shift and mask; both are exact, the 2^(bias) difference is applied
- *     to the FP32 accumulator.
+ *     to the FP32 accumulator. Below 8 bits a register is built four codes
+ *     at a time in the column order +0, +2, +1, +3 (place_quad), and the
+ *     permutation pass swaps X's middle bytes to match.
  *
  * Activations (B, shared memory, K-major, 128-byte swizzle). A stage holds
  * 128 bytes of K per token (64 columns of f16/bf16, 128 of FP8): TOKENS
@@ -193,6 +195,49 @@ __device__ __forceinline__ fpx_u32 place_quad8(fpx_u32 c) {
   constexpr int BITS = 1 + E + M;
   constexpr fpx_u32 MAG_MASK = ((1u << (BITS - 1)) - 1) * 0x01010101u;
   return ((c << (8 - BITS)) & 0x80808080u) | ((c & MAG_MASK) << (TM - M));
+}
+
+/* Formats below 8 bits, four codes at once (as weight_only.cuh's
+ * place_quad; the templates compile on their own): the codes of pairs q
+ * and q + 2 (columns +0 +1 and +2 +3 of one row) as FP8 bit patterns with
+ * TM mantissa bits, in the byte order [+0, +2, +1, +3], which is the order
+ * in which a plane of P bits holds their fields (pos, pos + 2P, pos + 16,
+ * pos + 16 + 2P of one word). Per plane, bytes 0 and 2 take one shift and
+ * bytes 1 and 3 one 8 - 2P bits longer (the same for P = 4), each followed
+ * by a masked merge: the sign to bit 7, the other code bits up by TM - M.
+ * X's words carry their two middle bytes swapped to match
+ * (wgmma_permute_x). */
+template <int E, int M, int TM, int P>
+__device__ __forceinline__ fpx_u32 quad_plane(const fpx_u32 *w, int q) {
+  typedef Format<E, M> F;
+  static_assert(P < 8, "8-bit planes are their own FP8 bytes");
+  constexpr int pairs_per_word = 16 / P;
+  constexpr int cs = F::plane_code_shift(P);
+  constexpr bool has_sign = cs + P == F::BITS;
+  constexpr int mag_bits = has_sign ? P - 1 : P;
+  constexpr fpx_u32 mag_mask = (((1u << mag_bits) - 1) << (cs + TM - M)) * 0x01010101u;
+  constexpr fpx_u32 sign_mask = 0x80808080u;
+  constexpr int gap = 8 - 2 * P;
+  constexpr fpx_u32 even = gap ? 0x00FF00FFu : 0xFFFFFFFFu, odd = gap ? 0xFF00FF00u : 0u;
+  const fpx_u32 word = w[F::plane_word_offset(P) + q / pairs_per_word];
+  const int pos = (q % pairs_per_word) * P;
+  const int a = cs + TM - M - pos, b = 8 - P - pos;
+  fpx_u32 v = 0;
+  if (mag_bits > 0) v = shift_signed(word, a) & (mag_mask & even);
+  if (mag_bits > 0 && gap) v |= shift_signed(word, a + gap) & (mag_mask & odd);
+  if (has_sign) v |= shift_signed(word, b) & (sign_mask & even);
+  if (has_sign && gap) v |= shift_signed(word, b + gap) & (sign_mask & odd);
+  return v;
+}
+
+template <int E, int M, int TM>
+__device__ __forceinline__ fpx_u32 place_quad(const fpx_u32 *w, int q) {
+  constexpr int BITS = 1 + E + M;
+  fpx_u32 v = 0;
+  if (BITS & 4) v |= quad_plane<E, M, TM, 4>(w, q);
+  if (BITS & 2) v |= quad_plane<E, M, TM, 2>(w, q);
+  if (BITS & 1) v |= quad_plane<E, M, TM, 1>(w, q);
+  return v;
 }
 
 /* Bytes 0 and 2 of lo, then bytes 0 and 2 of hi: the four codes of two
@@ -759,9 +804,13 @@ __global__ void __launch_bounds__(384, 1)
 #pragma unroll
               for (int r = 0; r < 4; r++) {
                 const int t = 2 * step + (r >> 1);
-                const fpx_u32 lo = code_pair<F>(wr, 4 * t + (r & 1));
-                const fpx_u32 hi = code_pair<F>(wr, 4 * t + 2 + (r & 1));
-                ab[j][r] = place_quad8<E, M, W_E4M3 ? 3 : 2>(bytes_0202(lo, hi));
+                if constexpr (BITS < 8) {
+                  ab[j][r] = place_quad<E, M, W_E4M3 ? 3 : 2>(wr, 4 * t + (r & 1));
+                } else {
+                  const fpx_u32 lo = code_pair<F>(wr, 4 * t + (r & 1));
+                  const fpx_u32 hi = code_pair<F>(wr, 4 * t + 2 + (r & 1));
+                  ab[j][r] = place_quad8<E, M, W_E4M3 ? 3 : 2>(bytes_0202(lo, hi));
+                }
               }
             } else {
 #pragma unroll
@@ -985,9 +1034,11 @@ __global__ void __launch_bounds__(384, 1)
  * `chunks` 16-byte chunks (K rounded up to 32 columns), columns past K zero.
  * One thread per chunk of a row; grid x over a row's chunks, y over rows (a
  * grid-stride loop beyond gridDim.y rows). XBYTES: 2 (f16, bf16) or 1 (FP8);
- * X rows start 4-byte aligned (K * XBYTES % 4 == 0).
+ * X rows start 4-byte aligned (K * XBYTES % 4 == 0). SWAP_MID (FP8 X with
+ * weights below 8 bits) also swaps the two middle bytes of every word: the
+ * column order +0, +2, +1, +3 of place_quad's A registers.
  */
-template <int XBYTES>
+template <int XBYTES, int SWAP_MID>
 __global__ void __launch_bounds__(256)
     wgmma_permute_x(const fpx_u32 *__restrict__ x, uint4 *__restrict__ xp, int m_total, int k_total) {
   constexpr int C = XBYTES == 1 ? 2 : 4; /* chunks per slice */
@@ -1007,6 +1058,7 @@ __global__ void __launch_bounds__(256)
     for (int t = 0; t < 4; t++) {
       const long long word = (long long)slice * 4 * C + wg::permuted_source_word<XBYTES == 1>(4 * c + t);
       v[t] = word < row_words ? wg::load_word(x + row * row_words + word) : 0u;
+      if (SWAP_MID) v[t] = __byte_perm(v[t], 0u, 0x3120);
     }
     xp[row * chunks + q] = make_uint4(v[0], v[1], v[2], v[3]);
   }

@@ -395,7 +395,7 @@ Test(cli_db, compile_builds_wgmma_winners_from_their_template) {
   cr_assert_eq(r->exit_code, 0, "%s", r->err);
   /* the winner's kernel and the pass that permutes X for it */
   cr_assert(has_line(r->out, "compiled and stored: 2"), "%s", r->out);
-  cr_assert(contains(r->out, "fpx::wgmma_permute_x<2>"), "%s", r->out);
+  cr_assert(contains(r->out, "fpx::wgmma_permute_x<2,0>"), "%s", r->out);
 
   const fpx__wo_key key = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
   const fpx_wo_config config = {.kernel = 1, .tokens = 128, .stages = 4};
@@ -414,7 +414,7 @@ Test(cli_db, compile_builds_wgmma_winners_from_their_template) {
   cr_assert(contains(lowered, "wgmma_gemm"), "%s", lowered);
   free(blob);
   /* the permute pass, under the hash the runtime looks up */
-  fpx__wgmma_permute_name(FPX_DTYPE_BF16, name);
+  fpx__wgmma_permute_name(&key, name);
   fpx__kernel_binary_hash(FPX__TEMPLATE_WGMMA, name, "sm_90a", hash);
   blob = NULL;
   found = 0;

@@ -240,16 +240,20 @@ Test(wgmma_config, launcher_rejects_a_missing_context) {
 }
 
 /* The X permutation pass compiles for every architecture the library
- * targets (it has no Hopper-only code), one instance per X element size,
- * with its own names and ids. */
+ * targets (it has no Hopper-only code): one instance per X element size,
+ * and for FP8 X one more with the middle bytes of each word swapped (weights
+ * below 8 bits), with their own names and ids. */
 Test(wgmma_compile, permute_pass_every_arch, .timeout = 900) {
   static const char *archs[] = {"sm_80", "sm_89", "sm_90a"};
-  static const fpx_dtype xs[] = {FPX_DTYPE_BF16, FPX_DTYPE_E4M3};
-  static const char *expected[] = {"fpx::wgmma_permute_x<2>", "fpx::wgmma_permute_x<1>"};
+  static const fpx__wo_key keys[] = {{{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0},
+                                     {{4, 3}, FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0},
+                                     {{3, 2}, FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0}};
+  static const char *expected[] = {"fpx::wgmma_permute_x<2,0>", "fpx::wgmma_permute_x<1,0>",
+                                   "fpx::wgmma_permute_x<1,1>"};
   for (size_t a = 0; a < 3; a++)
-    for (size_t x = 0; x < 2; x++) {
+    for (size_t x = 0; x < 3; x++) {
       char name[FPX__NAME_EXPR_MAX];
-      fpx__wgmma_permute_name(xs[x], name);
+      fpx__wgmma_permute_name(&keys[x], name);
       cr_assert_str_eq(name, expected[x]);
       fpx__cubin cubin;
       const fpx_status st = fpx__compile(FPX__TEMPLATE_WGMMA, name, archs[a], &cubin);
@@ -257,7 +261,17 @@ Test(wgmma_compile, permute_pass_every_arch, .timeout = 900) {
       cr_assert_gt(cubin.size, 0);
       fpx__cubin_free(&cubin);
     }
-  cr_assert_eq(fpx__wgmma_permute_id(FPX_DTYPE_F16), fpx__wgmma_permute_id(FPX_DTYPE_BF16));
-  cr_assert_neq(fpx__wgmma_permute_id(FPX_DTYPE_BF16), fpx__wgmma_permute_id(FPX_DTYPE_E5M2));
-  cr_assert_eq(fpx__wgmma_permute_id(FPX_DTYPE_E4M3) >> 40, 6, "family 6 from bit 40");
+  /* f16 and bf16 X share the 16-bit pass; the weight format matters only
+   * with FP8 X: e5m2 (8 bits) takes the plain FP8 pass, e2m1 the swapped */
+  const fpx__wo_key f16 = {{2, 1}, FPX_DTYPE_F16, FPX_DTYPE_F16, 0};
+  const fpx__wo_key e5m2 = {{5, 2}, FPX_DTYPE_E5M2, FPX_DTYPE_BF16, 0};
+  const fpx__wo_key e2m1 = {{2, 1}, FPX_DTYPE_E5M2, FPX_DTYPE_BF16, 0};
+  cr_assert_eq(fpx__wgmma_permute_id(&f16), fpx__wgmma_permute_id(&keys[0]));
+  cr_assert_eq(fpx__wgmma_permute_id(&e5m2), fpx__wgmma_permute_id(&keys[1]));
+  cr_assert_eq(fpx__wgmma_permute_id(&e2m1), fpx__wgmma_permute_id(&keys[2]));
+  cr_assert_neq(fpx__wgmma_permute_id(&keys[0]), fpx__wgmma_permute_id(&keys[1]));
+  cr_assert_neq(fpx__wgmma_permute_id(&keys[1]), fpx__wgmma_permute_id(&keys[2]));
+  cr_assert_neq(fpx__wgmma_permute_id(&keys[0]), fpx__wgmma_permute_id(&keys[2]));
+  for (size_t x = 0; x < 3; x++)
+    cr_assert_eq(fpx__wgmma_permute_id(&keys[x]) >> 40, 6, "family 6 from bit 40");
 }

@@ -7,7 +7,11 @@ BF16 and FP8 targets, every register pair of a block and random plane words.
 The templates use one integer multiply for the two copies (magnitude and
 sign) of the sign plane where they cannot overlap; this script is the proof
 that the sum of the copies equals their OR and that the masks keep exactly
-the target bits. Run it after changing either function (no GPU needed).
+the target bits. It also checks the FP8 k-quads of formats below 8 bits
+(place_quad in both templates: four codes per register, columns in the
+order +0, +2, +1, +3) against codes assembled from the planes one by one
+and converted to E4M3. Run it after changing any of these functions (no
+GPU needed).
 Usage: tools/check-plane-placement.py [words per case, default 200]"""
 import random
 import sys
@@ -56,6 +60,82 @@ def template(bits, p, sign_pos, mag_shift, word, q):
     return plain(bits, p, sign_pos, mag_shift, word, q), False
 
 
+def plane_word_offset(bits, p):
+    """words of the lane's block data taken by planes wider than p"""
+    return 4 * ((8 if bits & 8 and p < 8 else 0) + (4 if bits & 4 and p < 4 else 0) +
+                (2 if bits & 2 and p < 2 else 0))
+
+
+def code(bits, w, q, half):
+    """code of pair q, 16-bit half `half`, assembled plane by plane"""
+    c = 0
+    for p in (8, 4, 2, 1):
+        if bits & p:
+            ppw = 16 // p
+            word = w[plane_word_offset(bits, p) + q // ppw]
+            c |= ((word >> ((q % ppw) * p + 16 * half)) & ((1 << p) - 1)) << plane_code_shift(bits, p)
+    return c
+
+
+def quad_want(bits, m, w, q):
+    """E4M3 bytes of the codes of pairs q, q + 2, columns +0, +2, +1, +3"""
+    v = 0
+    for byte, (qq, half) in enumerate(((q, 0), (q + 2, 0), (q, 1), (q + 2, 1))):
+        c = code(bits, w, qq, half)
+        fp8 = (c >> (bits - 1)) << 7 | (c & ((1 << (bits - 1)) - 1)) << (3 - m)
+        v |= fp8 << (8 * byte)
+    return v
+
+
+def quad_template(bits, m, w, q):
+    """place_quad / quad_plane, step for step (MAG_SHIFT = 3 - m: E4M3)"""
+    v = 0
+    for p in (4, 2, 1):
+        if not bits & p:
+            continue
+        cs = plane_code_shift(bits, p)
+        has_sign = cs + p == bits
+        mag_bits = p - 1 if has_sign else p
+        mag_mask = ((((1 << mag_bits) - 1) << (cs + 3 - m)) * 0x01010101) & M32
+        sign_mask = 0x80808080
+        gap = 8 - 2 * p
+        even, odd = (0x00FF00FF, 0xFF00FF00) if gap else (M32, 0)
+        word = w[plane_word_offset(bits, p) + q // (16 // p)]
+        pos = (q % (16 // p)) * p
+        a, b = cs + 3 - m - pos, 8 - p - pos
+        if mag_bits > 0:
+            v |= shift(word, a) & mag_mask & even
+            if gap:
+                v |= shift(word, a + gap) & mag_mask & odd
+        if has_sign:
+            v |= shift(word, b) & sign_mask & even
+            if gap:
+                v |= shift(word, b + gap) & sign_mask & odd
+    return v
+
+
+def check_quads(rng, words):
+    """every format of 3 to 7 bits with an E4M3 form (E <= 4, M <= 3), every
+    register of a block (q = 4t + j, t < 16, j < 2), random block data"""
+    cases = 0
+    for e in range(1, 5):
+        for m in range(0, 4):
+            bits = 1 + e + m
+            if not 3 <= bits <= 7:
+                continue
+            for t in range(16):
+                for j in range(2):
+                    q = 4 * t + j
+                    for _ in range(words):
+                        w = [rng.getrandbits(32) for _ in range(4 * bits)]
+                        got, want = quad_template(bits, m, w, q), quad_want(bits, m, w, q)
+                        if got != want:
+                            print("MISMATCH quad e%dm%d q %d: %08x != %08x" % (e, m, q, got, want))
+                            return -1
+                        cases += 1
+    return cases
+
+
 def main():
     words = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     rng = random.Random(1)
@@ -84,6 +164,10 @@ def main():
                             cases += 1
                             multiplied += used
     print("ok: %d cases, %d through the multiply" % (cases, multiplied))
+    quads = check_quads(rng, words)
+    if quads < 0:
+        return 1
+    print("ok: %d FP8 k-quads" % quads)
     return 0
 
 

@@ -134,7 +134,7 @@ static int add_job(job_list *l, const char *arch, const fpx__wo_key *key,
   fpx__wo_gemm_name(key, config, name);
   if (config->kernel != 1) return add_named_job(l, arch, FPX__TEMPLATE_WEIGHT_ONLY, name);
   if (!add_named_job(l, arch, FPX__TEMPLATE_WGMMA, name)) return 0;
-  fpx__wgmma_permute_name(key->x_dtype, name);
+  fpx__wgmma_permute_name(key, name);
   return add_named_job(l, arch, FPX__TEMPLATE_WGMMA, name);
 }
 
