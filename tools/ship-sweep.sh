@@ -13,6 +13,8 @@
 # Usage: tools/ship-sweep.sh OUTDIR [DB (default OUTDIR/fpx.db)]
 # The W8A8 keys of cache/shipped/nvidia-h200.json:
 #   KEYS="--family w8a8" SMALL_BUDGET_S=3 SMALL_M_S=200 LARGE_M_S=80 tools/ship-sweep.sh OUTDIR
+# Its W6A8 keys (e3m2 weights, E4M3 activations):
+#   KEYS="--format e3m2 --act e4m3" SMALL_BUDGET_S=3 SMALL_M_S=190 LARGE_M_S=150 tools/ship-sweep.sh OUTDIR
 set -u
 out=${1:?usage: tools/ship-sweep.sh OUTDIR [DB]}
 db=${2:-$out/fpx.db}
