@@ -51,11 +51,11 @@ TOOL_OBJ := $(TOOL_MAIN:%.c=$(BUILD)/obj/%.o)
 TUNER_OBJ := $(TUNER_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all test asan install deps clean help device-bundle gpu-test bench tune-model
+.PHONY: all test asan install deps clean help device-bundle device-kernels gpu-test bench tune-model
 all: $(BUILD)/libfpx.so $(BUILD)/libfpx.a $(BUILD)/fpx-tune
 
 help:
-	@echo "targets: all test asan install deps clean device-bundle gpu-test bench tune-model"
+	@echo "targets: all test asan install deps clean device-bundle device-kernels gpu-test bench tune-model"
 
 deps:
 	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
@@ -112,7 +112,18 @@ device-bundle: $(BUILD)/fpx-tune $(BUILD)/test_gpu
 	ldd $(BUILD)/fpx-tune $(BUILD)/test_gpu | awk '/=> \// {print $$3}' | sort -u | \
 	  grep -Ev $(BUNDLE_SKIP) | xargs -r -I{} cp -L {} $(BUNDLE)/lib/
 	cp tools/bundle-run.sh $(BUNDLE)/run && chmod +x $(BUNDLE)/run
+	if [ -f $(KERNEL_DB) ]; then mkdir -p $(BUNDLE)/cache && cp $(KERNEL_DB) $(BUNDLE)/cache/fpx.db; fi
 	@du -sh $(BUNDLE)
+
+# The kernels of the shipped winners of one architecture, compiled here
+# (NVRTC needs no GPU) into a database that device-bundle copies to
+# bundle/cache/ when it exists, so that the GPU machine loads them instead
+# of compiling each on first use. Kernels already in it are kept; run it
+# again after a template changes (`rm $(KERNEL_DB)` drops the stale ones).
+KERNEL_ARCH ?= sm_90a
+KERNEL_DB ?= $(BUILD)/kernels-$(KERNEL_ARCH).db
+device-kernels: $(BUILD)/fpx-tune
+	$(BUILD)/fpx-tune compile --arch $(KERNEL_ARCH) --shipped --db $(KERNEL_DB)
 
 gpu-test:
 	@test -x $(BUNDLE)/run || { echo "no $(BUNDLE)/: run 'make device-bundle' on the build machine"; exit 2; }

@@ -272,6 +272,8 @@ Test(cli_db, bad_arguments_exit_2_naming_them) {
       {"compile --arch sm_90a --group 48", "48"},
       {"compile --arch sm_90a --jobs 0", "--jobs"},
       {"compile --arch sm_90a --format e5m1 --act f16", "e5m1"},
+      {"compile --arch sm_90a --m 1", "--shipped"},
+      {"compile --arch sm_90a --gpu H", "--shipped"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     cli_result *r = run("%s --db @/fpx.db", cases[i].args);
@@ -322,6 +324,96 @@ Test(cli_db, compile_stores_the_kernels_the_runtime_looks_up) {
   cr_assert(contains(lowered, "weight_only_gemm"), "%s", lowered);
   free(blob);
   fpx__cache_close(cache);
+}
+
+/* Asserts that the database at db holds the binary of kernel `name` of
+ * template_name for sm_90a, under the hash the runtime computes, and that
+ * its lowered name contains `lowered_part`. */
+static void assert_binary_stored(const char *template_name, const char *name,
+                                 const char *lowered_part) {
+  char hash[17], lowered[FPX__CACHE_LOWERED_NAME_MAX] = "";
+  fpx__kernel_binary_hash(template_name, name, "sm_90a", hash);
+  fpx__cache *cache = NULL;
+  cr_assert_eq(fpx__cache_open(db, 0, &cache), FPX_OK, "%s", fpx_last_error());
+  void *blob = NULL;
+  size_t size = 0;
+  int found = 0;
+  cr_assert_eq(fpx__cache_get_binary(cache, hash, &blob, &size, lowered, &found), FPX_OK);
+  cr_assert(found && size > 0, "%s (%s) not stored", name, hash);
+  cr_assert(contains(lowered, lowered_part), "%s", lowered);
+  free(blob);
+  fpx__cache_close(cache);
+}
+
+/* The shipped H200 winner of e3m2 x bf16, N = K = 4096, M bucket 1, read
+ * from the embedded databases through the cache API. */
+typedef struct shipped_find {
+  fpx_wo_config config;
+  int found;
+} shipped_find;
+
+static int find_shipped_e3m2(const fpx__cache_winner *w, void *user) {
+  shipped_find *f = user;
+  const fpx__cache_key *k = &w->key;
+  if (strcmp(k->gpu_name, "NVIDIA H200") == 0 && strcmp(k->weight_format, "e3m2") == 0 &&
+      strcmp(k->x_dtype, "bf16") == 0 && k->group_size == 0 && k->n == 4096 && k->k == 4096 &&
+      k->m_bucket == 1) {
+    f->config = w->config;
+    f->found++;
+  }
+  return 0;
+}
+
+/* compile --shipped stores the kernels of the shipped winners that match
+ * the filters (here one GPU model, shape and M bucket: one winner per
+ * family and format tuned there) under the hash the runtime looks up, and
+ * finds them present the second time. */
+Test(cli_db, compile_shipped_stores_the_shipped_winners_kernels, .timeout = 600) {
+  cli_result *r = run("compile --db @/fpx.db --arch sm_90a --shipped --gpu \"NVIDIA H200\" "
+                      "--shape 4096,4096 --m 1 --jobs 2");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  size_t matched = 0, stored = 0;
+  const char *line = strstr(r->out, "shipped winners of sm_90a that match: ");
+  cr_assert_not_null(line, "%s", r->out);
+  cr_assert_eq(sscanf(line, "shipped winners of sm_90a that match: %zu", &matched), 1);
+  line = strstr(r->out, "compiled and stored: ");
+  cr_assert_not_null(line, "%s", r->out);
+  cr_assert_eq(sscanf(line, "compiled and stored: %zu", &stored), 1);
+  cr_assert(matched >= 2 && stored >= 1 && stored <= 2 * matched, "matched %zu, stored %zu: %s",
+            matched, stored, r->out);
+  cr_assert(has_line(r->out, "failed: 0"), "%s", r->out);
+
+  /* the e3m2 winner's kernel is among them */
+  fpx__cache *mem = NULL;
+  shipped_find f = {0};
+  cr_assert_eq(fpx__cache_open(":memory:", 0, &mem), FPX_OK, "%s", fpx_last_error());
+  for (const fpx__embedded_template *s = fpx__embedded_shipped; s->name; s++)
+    cr_assert_eq(fpx__cache_import_json(mem, s->source, NULL, 0), FPX_OK, "%s", fpx_last_error());
+  cr_assert_eq(fpx__cache_list_winners(mem, find_shipped_e3m2, &f), FPX_OK);
+  fpx__cache_close(mem);
+  cr_assert_eq(f.found, 1, "the shipped H200 database has no e3m2 winner at 4096 x 4096, M = 1");
+  const fpx__wo_key key = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
+  char name[FPX__NAME_EXPR_MAX];
+  fpx__wo_gemm_name(&key, &f.config, name);
+  if (f.config.kernel == 1) {
+    assert_binary_stored(FPX__TEMPLATE_WGMMA, name, "wgmma_gemm");
+    fpx__wgmma_permute_name(&key, name);
+    assert_binary_stored(FPX__TEMPLATE_WGMMA, name, "wgmma_permute_x");
+  } else {
+    assert_binary_stored(FPX__TEMPLATE_WEIGHT_ONLY, name, "weight_only_gemm");
+  }
+
+  r = run("compile --db @/fpx.db --arch sm_90a --shipped --gpu \"NVIDIA H200\" --shape 4096,4096 "
+          "--m 1");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  cr_assert(has_line(r->out, "compiled and stored: 0"), "%s", r->out);
+  char present[64];
+  snprintf(present, sizeof present, "already present: %zu", stored);
+  cr_assert(has_line(r->out, present), "%s", r->out);
+  /* no shipped winner of another GPU model */
+  r = run("compile --db @/fpx.db --arch sm_90a --shipped --gpu \"No Such GPU\"");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  cr_assert(has_line(r->out, "shipped winners of sm_90a that match: 0"), "%s", r->out);
 }
 
 /* A wgmma winner (kernel 1): 128 tokens, 4 stages; its mma.sync fields 0. */
@@ -399,28 +491,11 @@ Test(cli_db, compile_builds_wgmma_winners_from_their_template) {
 
   const fpx__wo_key key = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
   const fpx_wo_config config = {.kernel = 1, .tokens = 128, .stages = 4};
-  char name[FPX__NAME_EXPR_MAX], hash[17];
+  char name[FPX__NAME_EXPR_MAX];
   fpx__wo_gemm_name(&key, &config, name);
   cr_assert(contains(name, "wgmma_gemm"), "%s", name);
-  fpx__kernel_binary_hash(FPX__TEMPLATE_WGMMA, name, "sm_90a", hash);
-  fpx__cache *cache = NULL;
-  cr_assert_eq(fpx__cache_open(db, 0, &cache), FPX_OK, "%s", fpx_last_error());
-  void *blob = NULL;
-  size_t size = 0;
-  char lowered[FPX__CACHE_LOWERED_NAME_MAX] = "";
-  int found = 0;
-  cr_assert_eq(fpx__cache_get_binary(cache, hash, &blob, &size, lowered, &found), FPX_OK);
-  cr_assert(found && size > 0, "%s (%s) not stored", name, hash);
-  cr_assert(contains(lowered, "wgmma_gemm"), "%s", lowered);
-  free(blob);
+  assert_binary_stored(FPX__TEMPLATE_WGMMA, name, "wgmma_gemm");
   /* the permute pass, under the hash the runtime looks up */
   fpx__wgmma_permute_name(&key, name);
-  fpx__kernel_binary_hash(FPX__TEMPLATE_WGMMA, name, "sm_90a", hash);
-  blob = NULL;
-  found = 0;
-  cr_assert_eq(fpx__cache_get_binary(cache, hash, &blob, &size, lowered, &found), FPX_OK);
-  cr_assert(found && size > 0, "%s (%s) not stored", name, hash);
-  cr_assert(contains(lowered, "wgmma_permute_x"), "%s", lowered);
-  free(blob);
-  fpx__cache_close(cache);
+  assert_binary_stored(FPX__TEMPLATE_WGMMA, name, "wgmma_permute_x");
 }

@@ -25,27 +25,37 @@ void fpx__cli_compile_usage(FILE *out) {
   fprintf(out,
           "usage: %s compile --arch ARCH [--db PATH] [--format LIST] [--act bf16|f16]\n"
           "                        [--group G] [--jobs N]\n"
+          "                        [--shipped [--gpu NAME] [--shape N,K] [--m M]]\n"
           "\n"
           "Compiles weight-only GEMM kernels for ARCH with NVRTC (no GPU needed)\n"
           "into the database's binary store, where the library finds them instead\n"
           "of compiling on first use: the kernel of every tuned winner whose arch\n"
           "is ARCH (winners tuned with other kernel templates are skipped), and,\n"
           "for each --format, the kernels the default heuristic picks for M = 1 to\n"
-          "%d (on sm_90a also the wgmma kernels fpx_gemm picks by itself); a\n"
-          "wgmma kernel comes with the pass that permutes X for it. Kernels\n"
-          "already stored are not compiled again. Prints one line per\n"
-          "kernel, then the numbers compiled and stored, already present, and\n"
-          "failed; a failed compile gives exit status 1 after the others finish.\n"
+          "%d (on sm_90a also the wgmma kernels fpx_gemm picks by itself); with\n"
+          "--shipped also the kernels of the winners of ARCH in the tuning\n"
+          "databases shipped inside the library (the ones fpx_gemm runs on those\n"
+          "GPU models with any driver). A wgmma kernel comes with the pass that\n"
+          "permutes X for it. Kernels already stored are not compiled again.\n"
+          "Prints one line per kernel, then the numbers compiled and stored,\n"
+          "already present, and failed; a failed compile gives exit status 1\n"
+          "after the others finish.\n"
           "\n"
           "options:\n"
           "  --arch ARCH     target architecture: sm_80, sm_86, sm_89, sm_90a, ...\n"
           "                  (the GPU's compute capability; 9.x takes the 'a')\n"
           "%s"
           "  --format LIST   formats, comma-separated, to compile default kernels for\n"
+          "                  (with --shipped: only shipped winners of these formats)\n"
           "  --act bf16|f16  activation and output type of those (default bf16)\n"
           "  --group G       their scale group size: 0 (per row), 32, 64, 128, 256\n"
           "                  (default 0)\n"
-          "  --jobs N        compile N kernels at once (default: one per CPU)\n",
+          "  --jobs N        compile N kernels at once (default: one per CPU)\n"
+          "  --shipped       also the shipped winners of ARCH, those that match:\n"
+          "  --gpu NAME      the GPU model (as the database names it, e.g.\n"
+          "                  \"NVIDIA H200\"; default any)\n"
+          "  --shape N,K     one layer shape (default any)\n"
+          "  --m M           the M bucket of M (default any)\n",
           cli_program, FPX__CACHE_M_BUCKET_MAX, cli_db_option_help);
 }
 
@@ -138,6 +148,19 @@ static int add_job(job_list *l, const char *arch, const fpx__wo_key *key,
   return add_named_job(l, arch, FPX__TEMPLATE_WGMMA, name);
 }
 
+/* Adds the kernel of stored winner w (item i of `what`, for messages). */
+static int add_winner_job(job_list *jobs, const char *arch, const fpx__cache_winner *w,
+                          const char *what, size_t i) {
+  const fpx__cache_key *k = &w->key;
+  fpx__wo_key key = {.group_size = k->group_size};
+  if (fpx_format_parse(k->weight_format, &key.format) != FPX_OK ||
+      fpx_dtype_parse(k->x_dtype, &key.x_dtype) != FPX_OK ||
+      fpx_dtype_parse(k->y_dtype, &key.y_dtype) != FPX_OK || fpx__wo_key_check(&key) != FPX_OK)
+    return cli_failure("compile: %s[%zu]: %s", what, i, fpx_last_error());
+  if (!add_job(jobs, arch, &key, &w->config)) return cli_failure("compile: out of memory");
+  return CLI_EXIT_OK;
+}
+
 /* The jobs of the winners tuned for o->arch with the current templates;
  * *stale counts the others of that arch. */
 static int winner_jobs(const db_opts *o, fpx__cache *cache, job_list *jobs, size_t *stale) {
@@ -145,20 +168,37 @@ static int winner_jobs(const db_opts *o, fpx__cache *cache, job_list *jobs, size
   int rc = cli_db_load_winners(o, cache, &l);
   for (size_t i = 0; rc == CLI_EXIT_OK && i < l.count; i++) {
     const fpx__cache_key *k = &l.items[i].key;
-    fpx__wo_key key = {.group_size = k->group_size};
     if (strcmp(k->arch, o->arch) != 0) continue;
     if (strcmp(k->fpx_hash, fpx__templates_hash()) != 0) {
       (*stale)++;
       continue;
     }
-    if (fpx_format_parse(k->weight_format, &key.format) != FPX_OK ||
-        fpx_dtype_parse(k->x_dtype, &key.x_dtype) != FPX_OK ||
-        fpx_dtype_parse(k->y_dtype, &key.y_dtype) != FPX_OK || fpx__wo_key_check(&key) != FPX_OK)
-      rc = cli_failure("compile: winners[%zu]: %s", i, fpx_last_error());
-    else if (!add_job(jobs, o->arch, &key, &l.items[i].config))
-      rc = cli_failure("compile: out of memory");
+    rc = add_winner_job(jobs, o->arch, &l.items[i], "winners", i);
   }
   free(l.items);
+  return rc;
+}
+
+/* The jobs of the winners of o->arch in the shipped databases that match
+ * --gpu, --shape, --m and --format. fpx_gemm runs them on their GPU model
+ * whatever the driver and template version, so none is stale here. */
+static int shipped_jobs(const db_opts *o, job_list *jobs, size_t *winners) {
+  fpx__cache *mem = NULL;
+  winner_list l = {0};
+  int rc = CLI_EXIT_OK;
+  if (fpx__cache_open(":memory:", 0, &mem) != FPX_OK)
+    return cli_failure("compile: the shipped databases: %s", fpx_last_error());
+  for (const fpx__embedded_template *s = fpx__embedded_shipped; rc == CLI_EXIT_OK && s->name; s++)
+    if (fpx__cache_import_json(mem, s->source, NULL, 0) != FPX_OK)
+      rc = cli_failure("compile: shipped database %s: %s", s->name, fpx_last_error());
+  if (rc == CLI_EXIT_OK) rc = cli_db_load_winners(o, mem, &l);
+  for (size_t i = 0; rc == CLI_EXIT_OK && i < l.count; i++) {
+    if (!cli_db_matches(o, &l.items[i])) continue;
+    rc = add_winner_job(jobs, o->arch, &l.items[i], "shipped winners", i);
+    if (rc == CLI_EXIT_OK) (*winners)++;
+  }
+  free(l.items);
+  fpx__cache_close(mem);
   return rc;
 }
 
@@ -230,11 +270,17 @@ int fpx__cli_compile(int argc, char **argv) {
   db_opts o;
   fpx__cache *cache = NULL;
   job_list jobs = {0};
-  size_t stale = 0, present = 0, stored = 0, failed = 0, count = 0;
-  int rc = cli_db_parse_opts(argc, argv, OPT_ARCH | OPT_FORMAT | OPT_ACT | OPT_GROUP | OPT_JOBS, &o);
+  size_t stale = 0, present = 0, stored = 0, failed = 0, count = 0, shipped = 0;
+  int rc = cli_db_parse_opts(argc, argv,
+                             OPT_ARCH | OPT_FORMAT | OPT_ACT | OPT_GROUP | OPT_JOBS | OPT_SHIPPED |
+                                 OPT_GPU | OPT_SHAPE | OPT_M,
+                             &o);
   if (rc != CLI_EXIT_OK) return rc;
   if (o.arch == NULL) return cli_usage_error("compile: missing --arch ARCH (try compile --help)");
+  if (!o.shipped && (o.gpu != NULL || o.has_shape || o.m_bucket != 0))
+    return cli_usage_error("compile: --gpu, --shape and --m select shipped winners: they need --shipped");
   if ((rc = default_jobs(&o, &jobs)) != CLI_EXIT_OK) goto done;
+  if (o.shipped && (rc = shipped_jobs(&o, &jobs, &shipped)) != CLI_EXIT_OK) goto done;
   if ((rc = cli_db_open(&o, 1, &cache)) != CLI_EXIT_OK) goto done;
   if ((rc = winner_jobs(&o, cache, &jobs, &stale)) != CLI_EXIT_OK) goto done;
   /* keep the jobs whose binary is not stored yet, in order */
@@ -255,6 +301,8 @@ int fpx__cli_compile(int argc, char **argv) {
   if (stale > 0)
     fprintf(stderr, "%s: compile: skipped %zu winners of %s tuned with other kernel templates\n",
             cli_program, stale, o.arch);
+  if (o.shipped)
+    printf("shipped winners of %s that match: %zu\n", o.arch, shipped);
   if (present + count == 0)
     fprintf(stderr, "%s: compile: no tuned winners for %s and no --format: nothing to do\n",
             cli_program, o.arch);

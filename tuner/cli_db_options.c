@@ -28,7 +28,7 @@ static const option_spec option_table[] = {
     {"--shape", OPT_SHAPE, 1},   {"--m", OPT_M, 1},          {"--gpu", OPT_GPU, 1},
     {"--arch", OPT_ARCH, 1},     {"-o", OPT_OUTPUT, 1},      {"--output", OPT_OUTPUT, 1},
     {"--yes", OPT_YES, 0},       {"--act", OPT_ACT, 1},      {"--group", OPT_GROUP, 1},
-    {"--jobs", OPT_JOBS, 1},
+    {"--jobs", OPT_JOBS, 1},     {"--shipped", OPT_SHIPPED, 0},
 };
 static const size_t option_count = sizeof option_table / sizeof option_table[0];
 
@@ -86,6 +86,7 @@ static int apply_option(db_opts *o, unsigned bit, const char *name, const char *
     return CLI_EXIT_OK;
   case OPT_JSON: o->json = 1; return CLI_EXIT_OK;
   case OPT_YES: o->yes = 1; return CLI_EXIT_OK;
+  case OPT_SHIPPED: o->shipped = 1; return CLI_EXIT_OK;
   case OPT_FORMAT: return parse_formats(o, v);
   case OPT_SHAPE: return parse_shape(o, v);
   case OPT_M:

@@ -26,6 +26,7 @@ enum {
   OPT_GROUP = 1u << 10,
   OPT_JOBS = 1u << 11,
   OPT_FILE = 1u << 12, /* one positional argument */
+  OPT_SHIPPED = 1u << 13,
 };
 
 #define MAX_FORMATS 32
@@ -33,7 +34,7 @@ enum {
 typedef struct db_opts {
   const char *cmd; /* subcommand name, for messages */
   const char *db;  /* NULL: the default path */
-  int json, yes;
+  int json, yes, shipped;
   fpx_format formats[MAX_FORMATS];
   size_t format_count;
   int has_shape;
