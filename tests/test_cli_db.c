@@ -272,6 +272,7 @@ Test(cli_db, bad_arguments_exit_2_naming_them) {
       {"compile --arch sm_90a --group 48", "48"},
       {"compile --arch sm_90a --jobs 0", "--jobs"},
       {"compile --arch sm_90a --format e5m1 --act f16", "e5m1"},
+      {"compile --arch sm_90a --format e5m1 --act e4m3", "e5m1"},
       {"compile --arch sm_90a --m 1", "--shipped"},
       {"compile --arch sm_90a --gpu H", "--shipped"},
   };
@@ -324,6 +325,19 @@ Test(cli_db, compile_stores_the_kernels_the_runtime_looks_up) {
   cr_assert(contains(lowered, "weight_only_gemm"), "%s", lowered);
   free(blob);
   fpx__cache_close(cache);
+}
+
+/* compile --act e4m3 builds the FP8-activation kernels fpx_gemm picks by
+ * itself (bf16 output): for e2m1 the mma.sync FP8 instances, the wgmma FP8
+ * instances and the permutation pass that swaps X's middle bytes. */
+Test(cli_db, compile_builds_fp8_activation_defaults, .timeout = 600) {
+  cli_result *r = run("compile --db @/fpx.db --arch sm_90a --format e2m1 --act e4m3 --jobs 2");
+  cr_assert_eq(r->exit_code, 0, "%s", r->err);
+  cr_assert(contains(r->out, "fpx::weight_only_gemm<2,1,2,1,0,1,4,1>"), "%s", r->out);
+  cr_assert(contains(r->out, "fpx::wgmma_gemm<2,1,2,1,0,256,4>"), "%s", r->out);
+  cr_assert(contains(r->out, "fpx::wgmma_permute_x<1,1>"), "%s", r->out);
+  cr_assert(!contains(r->out, "fpx::wgmma_permute_x<2,"), "%s", r->out);
+  cr_assert(has_line(r->out, "failed: 0"), "%s", r->out);
 }
 
 /* Asserts that the database at db holds the binary of kernel `name` of

@@ -18,12 +18,13 @@
 #include "cli_db_options.h"
 #include "compile.h"
 #include "config.h"
+#include "dtype.h"
 #include "embedded_templates.h"
 #include "wgmma_config.h"
 
 void fpx__cli_compile_usage(FILE *out) {
   fprintf(out,
-          "usage: %s compile --arch ARCH [--db PATH] [--format LIST] [--act bf16|f16]\n"
+          "usage: %s compile --arch ARCH [--db PATH] [--format LIST] [--act TYPE]\n"
           "                        [--group G] [--jobs N]\n"
           "                        [--shipped [--gpu NAME] [--shape N,K] [--m M]]\n"
           "\n"
@@ -47,7 +48,8 @@ void fpx__cli_compile_usage(FILE *out) {
           "%s"
           "  --format LIST   formats, comma-separated, to compile default kernels for\n"
           "                  (with --shipped: only shipped winners of these formats)\n"
-          "  --act bf16|f16  activation and output type of those (default bf16)\n"
+          "  --act TYPE      their activations: bf16 (default) or f16 (also the\n"
+          "                  output type), or e4m3 / e5m2 (FP8, bf16 output)\n"
           "  --group G       their scale group size: 0 (per row), 32, 64, 128, 256\n"
           "                  (default 0)\n"
           "  --jobs N        compile N kernels at once (default: one per CPU)\n"
@@ -209,7 +211,9 @@ static int shipped_jobs(const db_opts *o, job_list *jobs, size_t *winners) {
 static int default_jobs(const db_opts *o, job_list *jobs) {
   const int sm90 = strcmp(o->arch, "sm_90a") == 0;
   for (size_t f = 0; f < o->format_count; f++) {
-    const fpx__wo_key key = {o->formats[f], o->act, o->act, o->group};
+    /* FP8 activations give bf16 output, as fpx-tune tune and bench do */
+    const fpx_dtype y = fpx__dtype_is_fp8(o->act) ? FPX_DTYPE_BF16 : o->act;
+    const fpx__wo_key key = {o->formats[f], o->act, y, o->group};
     if (fpx__wo_key_check(&key) != FPX_OK)
       return cli_usage_error("compile: %s", fpx_last_error());
     for (size_t m = 1; m <= FPX__CACHE_M_BUCKET_MAX; m *= 2) {

@@ -110,8 +110,8 @@ static int apply_option(db_opts *o, unsigned bit, const char *name, const char *
     return CLI_EXIT_OK;
   case OPT_ACT: {
     fpx_dtype d;
-    if (fpx_dtype_parse(v, &d) != FPX_OK || (d != FPX_DTYPE_BF16 && d != FPX_DTYPE_F16))
-      return cli_usage_error("%s: --act '%s' is not bf16 or f16", o->cmd, v);
+    if (fpx_dtype_parse(v, &d) != FPX_OK || d == FPX_DTYPE_F32)
+      return cli_usage_error("%s: --act '%s' is not bf16, f16, e4m3 or e5m2", o->cmd, v);
     o->act = d;
     return CLI_EXIT_OK;
   }
