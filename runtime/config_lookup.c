@@ -35,10 +35,23 @@ void fpx__ctx_open_databases(fpx_ctx *ctx, const char *cache_path) {
     snprintf(ctx->user_db_note, sizeof ctx->user_db_note, "%s", cache_path ? cache_path : "default");
   }
   /* the shipped databases: an in-memory copy, imported once per context */
-  if (fpx__embedded_shipped[0].name != NULL && fpx__cache_open(":memory:", 0, &ctx->shipped_db) == FPX_OK)
-    for (const fpx__embedded_template *s = fpx__embedded_shipped; s->name; s++)
-      fpx__cache_import_json(ctx->shipped_db, s->source, NULL, 0);
+  fpx__shipped_databases_open(&ctx->shipped_db);
   fpx__error_clear();
+}
+
+fpx_status fpx__shipped_databases_open(fpx__cache **out) {
+  fpx_status st = FPX_OK;
+  *out = NULL;
+  if (fpx__embedded_shipped[0].name == NULL) return FPX_OK;
+  FPX_TRY(fpx__cache_open(":memory:", 0, out));
+  for (const fpx__embedded_template *s = fpx__embedded_shipped; s->name; s++)
+    if (fpx__cache_import_json(*out, s->source, NULL, 0) != FPX_OK && st == FPX_OK) {
+      char why[512];
+      snprintf(why, sizeof why, "%s", fpx_last_error());
+      st = fpx__error(FPX_ERR_INVALID_ARGUMENT, "shipped database %s: %s", s->name, why);
+    }
+fail:
+  return st;
 }
 
 void fpx__ctx_close_databases(fpx_ctx *ctx) {

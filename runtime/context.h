@@ -106,6 +106,11 @@ void fpx__ctx_kernels_release(fpx_ctx *ctx);
 /* Opens the user and shipped databases for a new context (never fails:
  * problems are noted in ctx->user_db_note), and closes them. */
 void fpx__ctx_open_databases(fpx_ctx *ctx, const char *cache_path);
+/* The databases shipped inside the library, imported into one in-memory
+ * database *out (NULL where none is embedded or it cannot be opened). A
+ * file that does not import fails with its name; *out keeps what the
+ * others imported. */
+fpx_status fpx__shipped_databases_open(fpx__cache **out);
 void fpx__ctx_close_databases(fpx_ctx *ctx);
 /* The configuration for a problem with no explicit config: the in-process
  * table, else the lookup order of fpx.h; counts the call's source. */

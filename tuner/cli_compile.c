@@ -18,6 +18,7 @@
 #include "cli_db_options.h"
 #include "compile.h"
 #include "config.h"
+#include "context.h"
 #include "dtype.h"
 #include "embedded_templates.h"
 #include "wgmma_config.h"
@@ -188,12 +189,10 @@ static int shipped_jobs(const db_opts *o, job_list *jobs, size_t *winners) {
   fpx__cache *mem = NULL;
   winner_list l = {0};
   int rc = CLI_EXIT_OK;
-  if (fpx__cache_open(":memory:", 0, &mem) != FPX_OK)
-    return cli_failure("compile: the shipped databases: %s", fpx_last_error());
-  for (const fpx__embedded_template *s = fpx__embedded_shipped; rc == CLI_EXIT_OK && s->name; s++)
-    if (fpx__cache_import_json(mem, s->source, NULL, 0) != FPX_OK)
-      rc = cli_failure("compile: shipped database %s: %s", s->name, fpx_last_error());
-  if (rc == CLI_EXIT_OK) rc = cli_db_load_winners(o, mem, &l);
+  if (fpx__shipped_databases_open(&mem) != FPX_OK)
+    rc = cli_failure("compile: %s", fpx_last_error());
+  else if (mem != NULL)
+    rc = cli_db_load_winners(o, mem, &l);
   for (size_t i = 0; rc == CLI_EXIT_OK && i < l.count; i++) {
     if (!cli_db_matches(o, &l.items[i])) continue;
     rc = add_winner_job(jobs, o->arch, &l.items[i], "shipped winners", i);
