@@ -5,6 +5,7 @@
  */
 #include "wgmma_config.h"
 
+#include <math.h>
 #include <stdio.h>
 
 #include "error.h"
@@ -72,7 +73,7 @@ fail:
 }
 
 fpx__wgmma_config fpx__wgmma_config_of(const fpx_wo_config *c) {
-  return (fpx__wgmma_config){c->tokens, c->stages, c->split_k == 0 ? 1 : c->split_k, 0};
+  return (fpx__wgmma_config){c->tokens, c->stages, c->split_k == 0 ? 1 : c->split_k, 0, 0};
 }
 
 size_t fpx__wgmma_smem_bytes(const fpx__wgmma_config *c) {
@@ -103,12 +104,28 @@ fpx_status fpx__wgmma_config_check(const fpx__wo_key *key, const fpx__wgmma_conf
                       c->tokens, key->group_size);
   if (c->max_blocks < 0)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT, "wgmma config max_blocks %d is negative", c->max_blocks);
+  if (c->raster < 0)
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "wgmma config raster %d is negative", c->raster);
   if (fpx__wgmma_smem_bytes(c) > FPX__WGMMA_SMEM_MAX)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT,
                       "wgmma config stages %d x tokens %d needs %zu bytes of shared memory, more "
                       "than %d",
                       c->stages, c->tokens, fpx__wgmma_smem_bytes(c), FPX__WGMMA_SMEM_MAX);
   return FPX_OK;
+}
+
+int fpx__wgmma_raster(const fpx__wgmma_config *c, int weight_bits, int x_bytes, size_t blocks,
+                      size_t n, size_t m) {
+  const size_t token_tiles = m == 0 ? 1 : (m + (size_t)c->tokens - 1) / (size_t)c->tokens;
+  const size_t row_blocks = (n + FPX__WGMMA_BLOCK_ROWS - 1) / FPX__WGMMA_BLOCK_ROWS;
+  if (c->raster == 0 && c->split_k == FPX_SPLIT_K_STREAM && row_blocks * token_tiles < 2 * blocks)
+    return 1;
+  const double g = c->raster != 0 ? c->raster
+                                  : sqrt((double)blocks * FPX__WGMMA_BLOCK_ROWS * weight_bits / 8.0 /
+                                         ((double)c->tokens * x_bytes));
+  int p = 1;
+  while ((size_t)p * 2 <= token_tiles && (double)p * sqrt(2.0) < g) p *= 2;
+  return p;
 }
 
 /* FP32 partial sums of one tile: tokens x 128 rows */

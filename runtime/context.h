@@ -73,6 +73,8 @@ struct fpx_ctx {
   int log_fallbacks;        /* FPX_LOG=1 */
   int tune_on_first_use;    /* FPX_CTX_TUNE_ON_FIRST_USE */
   int no_wgmma;             /* FPX_CTX_NO_WGMMA */
+  int wgmma_raster;         /* FPX_WGMMA_RASTER: the wgmma tile order's
+                             * token tiles per group; 0: the library's */
 };
 
 struct fpx_weights {

@@ -188,8 +188,19 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
     const size_t units = (size_t)grid_x * ((rows + tokens - 1) / tokens) * (size_t)per_tile;
     const size_t blocks = max_blocks < units ? max_blocks : units;
     int split_param = stream_k ? 0 : (int)split; /* 0: stream-K in the kernel */
+    /* the tile order (raster_tile in the template): groups of 2^raster_log2
+     * token tiles, the first raster_whole_tiles tiles in whole groups */
+    fpx__wgmma_config order = run;
+    if (order.raster == 0) order.raster = ctx->wgmma_raster;
+    const int raster =
+        fpx__wgmma_raster(&order, 1 + w->format.exp_bits + w->format.man_bits, x_size, blocks, w->n, rows);
+    int raster_log2 = 0;
+    while ((1 << raster_log2) < raster) raster_log2++;
+    const int token_tiles = (int)((rows + tokens - 1) / tokens);
+    int raster_whole_tiles = (token_tiles >> raster_log2 << raster_log2) * (int)grid_x;
     void *params[] = {(void *)&w->packed, &map, (void *)&w->scales, &x_scales, &y, &m, &n, &k,
-                      &per_tensor, &split_param, &partials, &counters};
+                      &per_tensor, &split_param, &partials, &counters, &raster_log2,
+                      &raster_whole_tiles};
     /* a programmatic dependent of the pass: its blocks may start before
      * the pass ends (the kernel waits for it before reading X) */
     CUlaunchAttribute attr = {.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION,

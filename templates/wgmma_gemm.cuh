@@ -260,6 +260,30 @@ __device__ __host__ constexpr int epilogue_tile_bytes(int tokens, int stages) {
   return ring_smem_bytes(tokens, stages) + tokens * 272 <= SMEM_LIMIT ? tokens * 272 : 0;
 }
 
+/* Tile t of a launch -> its 128-row block (x) and token tile (y), for
+ * tiles_x row blocks. The tiles go in groups of 2^raster_log2 token
+ * tiles, the token tile fastest inside a group: the tiles running at the
+ * same time (persistent blocks take consecutive tiles) then cover about
+ * 132 / 2^raster_log2 row blocks of that many token tiles, so each block
+ * of weights they read is shared by that many of them in L2 instead of
+ * being read again (from DRAM, where the weights outgrow L2) for every
+ * token tile. whole_tiles is the number of tiles in whole groups
+ * (tiles_y rounded down to a multiple of the group, times tiles_x); the
+ * rest, and raster_log2 0, go row blocks fastest. One division, by
+ * tiles_x, as the plain order takes, and the test against a kernel
+ * parameter: this runs beside live accumulators, where testing against
+ * a derived value made the 256-token instances spill 100-170 bytes. A
+ * bijection of 0 .. tiles_x * tiles_y - 1
+ * (tools/check-stream-k-schedule.py). */
+struct TileXY {
+  int x, y;
+};
+__device__ __host__ inline TileXY raster_tile(int t, int tiles_x, int whole_tiles, int raster_log2) {
+  const int lg = t < whole_tiles ? raster_log2 : 0;
+  const int y0 = t / tiles_x >> lg << lg, i = t - y0 * tiles_x;
+  return TileXY{i >> lg, y0 + (i & ((1 << lg) - 1))};
+}
+
 /* Word of a 32-column slice of X that becomes word d of the slice in the
  * order the B operand needs (the X permutation above): the slice's C x 4
  * words (C = 4 with 16-bit X, 64-byte slices; C = 2 with FP8 X, 32-byte
@@ -538,12 +562,16 @@ __device__ __forceinline__ void wgmma(float (&d)[128], const fpx_u32 (&a)[4], fp
 /* ---- the GEMM --------------------------------------------------------- */
 
 /*
- * Grid: x = ceil(N / 128) (weight rows), y = ceil(M / TOKENS), z = split-K
- * (each z takes a contiguous range of the 256-column blocks; with z > 1,
- * partials holds gridDim.z * x * y * TOKENS * 128 floats and counters x * y
- * zeroed words, which the kernel leaves zeroed). Block: 384
- * threads. Dynamic shared memory: STAGES * TOKENS * 128 bytes of stages,
- * 16 * STAGES bytes of barriers and 1024 bytes of alignment slack.
+ * Grid: persistent blocks (at most one per SM), each running the units
+ * below in turn. Tiles of 128 weight rows x TOKENS tokens, numbered in the
+ * order of raster_tile (2^raster_log2 token tiles per group, the first
+ * raster_whole_tiles tiles in whole groups); split_k >= 1
+ * cuts each tile's 256-column blocks into that many units, 0 runs
+ * stream-K. With split-K or stream-K, partials holds the FP32 partial
+ * tiles (fpx__wgmma_partial_bytes, fpx__wgmma_stream_partial_bytes) and
+ * counters one zeroed word per tile, which the kernel leaves zeroed.
+ * Block: 384 threads. Dynamic shared memory: fpx__wgmma_smem_bytes (the
+ * ring, its barriers, alignment slack, the epilogue tile where it fits).
  * ACT: 0 f16, 1 bf16, 2 e4m3, 3 e5m2. OUT: 0 f16, 1 bf16, 2 f32. GROUP: 0 =
  * one scale per row, else the group size (32..256). x_scales: FP8 X only, M
  * entries, or one with x_scale_per_tensor. x_map: the tensor map of the
@@ -556,7 +584,7 @@ __global__ void __launch_bounds__(384, 1)
                const float *__restrict__ scales, const float *__restrict__ x_scales,
                void *__restrict__ y_ptr, int m_total, int n_total, int k_total,
                int x_scale_per_tensor, int split_k, float4 *__restrict__ partials,
-               unsigned *__restrict__ counters) {
+               unsigned *__restrict__ counters, int raster_log2, int raster_whole_tiles) {
   static_assert(TOKENS == 64 || TOKENS == 128 || TOKENS == 256, "TOKENS is 64, 128 or 256");
   static_assert(GROUP == 0 || TOKENS <= 128, "group scales need TOKENS <= 128");
   static_assert(STAGES >= 2 && STAGES <= 8, "STAGES is 2..8");
@@ -660,8 +688,9 @@ __global__ void __launch_bounds__(384, 1)
       r.kb_end = (int)((long long)(r.slot + 1) * k_blocks / split_k);
       r.next = at + blocks;
     }
-    r.row_block = r.tile % tiles_x;
-    r.m0 = r.tile / tiles_x * TOKENS;
+    const TileXY xy = raster_tile(r.tile, tiles_x, raster_whole_tiles, raster_log2);
+    r.row_block = xy.x;
+    r.m0 = xy.y * TOKENS;
     return r;
   };
   const int first_at = !stream ? (int)blockIdx.x

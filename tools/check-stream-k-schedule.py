@@ -7,8 +7,11 @@ lies in one tile and is never empty; every contributor to a tile agrees on
 the number of contributors and has its own slot 0..slots-1, slot 0 first
 along K; the partial-sum indices of shared tiles are distinct and, with
 stream-K, below 2 x blocks (the launcher's workspace); the whole tiles run
-before the stream-K ranges are unshared. Run it after changing the schedule
-(no GPU needed). Usage: tools/check-stream-k-schedule.py"""
+before the stream-K ranges are unshared. It also checks the tile order
+(raster_tile, with the launcher's raster_whole_tiles): a bijection of the
+tiles onto (row block, token tile) for every group of 2^lg token tiles, with
+the token tile fastest inside whole groups. Run it after changing the
+schedule (no GPU needed). Usage: tools/check-stream-k-schedule.py"""
 import sys
 
 
@@ -95,7 +98,37 @@ def check(tiles, k_blocks, blocks, split_k):
                 indices.add(i)
 
 
+def raster_tile(t, tiles_x, whole_tiles, raster_log2):
+    """the kernel's raster_tile (C integer division: all operands >= 0)"""
+    lg = raster_log2 if t < whole_tiles else 0
+    y0 = t // tiles_x >> lg << lg
+    i = t - y0 * tiles_x
+    return i >> lg, y0 + (i & ((1 << lg) - 1))
+
+
+def check_raster(tiles_x, tiles_y, raster_log2):
+    whole_tiles = (tiles_y >> raster_log2 << raster_log2) * tiles_x  # the launcher's
+    g = 1 << raster_log2
+    seen = set()
+    for t in range(tiles_x * tiles_y):
+        x, y = raster_tile(t, tiles_x, whole_tiles, raster_log2)
+        assert 0 <= x < tiles_x and 0 <= y < tiles_y, (tiles_x, tiles_y, raster_log2, t, x, y)
+        assert (x, y) not in seen, (tiles_x, tiles_y, raster_log2, t)
+        seen.add((x, y))
+        if t < whole_tiles:  # whole group: token tile fastest, groups in order
+            assert y // g == t // (g * tiles_x) and y % g == t % g, (tiles_x, tiles_y, raster_log2, t)
+        else:  # the rest: row blocks fastest
+            assert (x, y) == (t % tiles_x, t // tiles_x), (tiles_x, tiles_y, raster_log2, t)
+
+
 def main():
+    raster_count = 0
+    for tiles_x in list(range(1, 12)) + [32, 33, 448]:
+        for tiles_y in list(range(1, 20)) + [32, 33]:
+            for raster_log2 in range(0, 6):
+                check_raster(tiles_x, tiles_y, raster_log2)
+                raster_count += 1
+    print("tile order checked: %d (row blocks, token tiles, group) cases" % raster_count)
     count = 0
     for blocks in list(range(1, 20)) + [66, 131, 132]:
         for tiles in list(range(1, 40)) + [96, 128, 131, 133, 160, 263, 264, 265, 448, 1024]:
