@@ -987,12 +987,21 @@ __global__ void __launch_bounds__(384, 1)
         OUT != 2 && (OWN_TILE || TOKENS * TILE_ROW_BYTES <= STAGES * STAGE_BYTES);
     if (STAGED && (OWN_TILE || last_unit)) {
       const fpx_u32 tile = OWN_TILE ? own_tile : smem;
+      /* FP8 X: the unit's per-token scales, one load per thread into
+       * shared memory, read there by the conversion below (loaded inside
+       * it, each lane's 2 x TOKENS / 8 loads waited for one after the
+       * other between the stmatrix stores); the previous unit's reads of
+       * them ended before its copy-out */
+      __shared__ __align__(16) float unit_x_scales[FP8 ? TOKENS : 1];
+      if (FP8 && ct < TOKENS) {
+        const int t = m0 + ct < m_total ? m0 + ct : m_total - 1;
+        unit_x_scales[ct] = load_scale(x_scales + (x_scale_per_tensor ? 0 : t));
+      }
       /* the other warpgroup may still read the tile (its copy-out of the
        * previous unit) or X stages that the tile overlays (its last
        * wgmmas): nothing has synchronized the two since */
       consumer_barrier();
       const int mi = lane >> 3, mrow = lane & 7; /* the stored matrix and row this lane addresses */
-      const int last_token = m_total - 1;
 #pragma unroll
       for (int j0 = 0; j0 < TOKENS / 8; j0 += 2) {
         fpx_u32 r[4]; /* matrices (j0, rows g), (j0, rows g + 8), (j0 + 1, g), (j0 + 1, g + 8) */
@@ -1001,9 +1010,9 @@ __global__ void __launch_bounds__(384, 1)
           const int j = j0 + jj;
           float xs0 = 1.f, xs1 = 1.f;
           if (FP8) {
-            const int t0 = m0 + 8 * j + 2 * tig, t1 = t0 + 1;
-            xs0 = load_scale(x_scales + (x_scale_per_tensor ? 0 : t0 < last_token ? t0 : last_token));
-            xs1 = load_scale(x_scales + (x_scale_per_tensor ? 0 : t1 < last_token ? t1 : last_token));
+            const float2 xs = *(const float2 *)&unit_x_scales[8 * j + 2 * tig];
+            xs0 = xs.x;
+            xs1 = xs.y;
           }
 #pragma unroll
           for (int v1 = 0; v1 < 2; v1++) {
