@@ -42,6 +42,7 @@ static int parse_item(const char *item, fpx__wgmma_config *out) {
   out->stages = (int)stages;
   out->split_k = stream ? FPX_SPLIT_K_STREAM : (int)split;
   out->max_blocks = 0;
+  out->raster = 0;
   return 1;
 }
 
