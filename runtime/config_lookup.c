@@ -23,16 +23,6 @@ static const char *const source_names[FPX__SRC_COUNT] = {
 void fpx__ctx_open_databases(fpx_ctx *ctx, const char *cache_path) {
   const char *env = getenv("FPX_LOG");
   ctx->log_fallbacks = env != NULL && strcmp(env, "1") == 0;
-  /* a diagnostic override of the wgmma family's tile order (README) */
-  const char *raster = getenv("FPX_WGMMA_RASTER");
-  ctx->wgmma_raster = 0;
-  if (raster != NULL && raster[0] != '\0') {
-    char *end;
-    const long v = strtol(raster, &end, 10);
-    if (*end == '\0' && v >= 1 && v <= 4096) ctx->wgmma_raster = (int)v;
-    else if (ctx->log_fallbacks)
-      fprintf(stderr, "fpx: FPX_WGMMA_RASTER '%s' is not a number in 1..4096: ignored\n", raster);
-  }
   pthread_mutex_init(&ctx->tuned_lock, NULL);
   if (cache_path != NULL && cache_path[0] == '\0') {
     snprintf(ctx->user_db_note, sizeof ctx->user_db_note, "no database (disabled by the caller)");

@@ -26,6 +26,19 @@ fail:
   return st;
 }
 
+/* FPX_WGMMA_RASTER: a diagnostic override of the wgmma family's tile
+ * order (README), 1..4096; 0 (the library's choice) when unset or not
+ * such a number, which FPX_LOG=1 reports. */
+static int wgmma_raster_from_env(int log) {
+  const char *v = getenv("FPX_WGMMA_RASTER");
+  if (v == NULL || v[0] == '\0') return 0;
+  char *end;
+  const long g = strtol(v, &end, 10);
+  if (*end == '\0' && g >= 1 && g <= 4096) return (int)g;
+  if (log) fprintf(stderr, "fpx: FPX_WGMMA_RASTER '%s' is not a number in 1..4096: ignored\n", v);
+  return 0;
+}
+
 FPX_API fpx_status fpx_ctx_create(const fpx_ctx_options *options, fpx_ctx **out_ctx) {
   fpx_status st = FPX_OK;
   fpx_ctx *ctx = NULL;
@@ -79,6 +92,7 @@ FPX_API fpx_status fpx_ctx_create(const fpx_ctx_options *options, fpx_ctx **out_
   FPX_CU(cu, cuDevicePrimaryCtxRetain(&ctx->cu_ctx, ctx->device));
   FPX_TRY(fpx__ctx_enter(ctx));
   fpx__ctx_open_databases(ctx, cache_path);
+  ctx->wgmma_raster = wgmma_raster_from_env(ctx->log_fallbacks);
   ctx->tune_on_first_use = options != NULL && (options->flags & FPX_CTX_TUNE_ON_FIRST_USE);
   ctx->no_wgmma = options != NULL && (options->flags & FPX_CTX_NO_WGMMA);
   *out_ctx = ctx;
