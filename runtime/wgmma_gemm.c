@@ -132,6 +132,8 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
   const size_t k_blocks = (w->k + 255) / 256;
   const int stream_k = run.split_k == FPX_SPLIT_K_STREAM;
   if (!stream_k && (size_t)run.split_k > k_blocks) run.split_k = (int)k_blocks;
+  if (run.raster == 0) run.raster = ctx->wgmma_raster; /* FPX_WGMMA_RASTER, else 0: the rule */
+  const int weight_bits = 1 + w->format.exp_bits + w->format.man_bits;
   const unsigned split = stream_k ? 1u : (unsigned)run.split_k;
   /* blocks: one per SM (they stay resident: 384 threads and most of the
    * shared memory each), fewer where the configuration says so */
@@ -185,18 +187,15 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
     CUdeviceptr y = args->y + m0 * w->n * y_size;
     CUdeviceptr x_scales = !fp8 ? 0 : args->x_scales + (per_tensor ? 0 : m0 * sizeof(float));
     /* no more blocks than units (or stream-K iterations): none is idle */
-    const size_t units = (size_t)grid_x * ((rows + tokens - 1) / tokens) * (size_t)per_tile;
+    const int token_tiles = (int)((rows + tokens - 1) / tokens);
+    const size_t units = (size_t)grid_x * (size_t)token_tiles * (size_t)per_tile;
     const size_t blocks = max_blocks < units ? max_blocks : units;
     int split_param = stream_k ? 0 : (int)split; /* 0: stream-K in the kernel */
     /* the tile order (raster_tile in the template): groups of 2^raster_log2
      * token tiles, the first raster_whole_tiles tiles in whole groups */
-    fpx__wgmma_config order = run;
-    if (order.raster == 0) order.raster = ctx->wgmma_raster;
-    const int raster =
-        fpx__wgmma_raster(&order, 1 + w->format.exp_bits + w->format.man_bits, x_size, blocks, w->n, rows);
+    const int raster = fpx__wgmma_raster(&run, weight_bits, x_size, blocks, w->n, rows);
     int raster_log2 = 0;
     while ((1 << raster_log2) < raster) raster_log2++;
-    const int token_tiles = (int)((rows + tokens - 1) / tokens);
     int raster_whole_tiles = (token_tiles >> raster_log2 << raster_log2) * (int)grid_x;
     void *params[] = {(void *)&w->packed, &map, (void *)&w->scales, &x_scales, &y, &m, &n, &k,
                       &per_tensor, &split_param, &partials, &counters, &raster_log2,
