@@ -80,7 +80,7 @@ size_t fpx__wgmma_smem_bytes(const fpx__wgmma_config *c) {
   /* as ring_smem_bytes and epilogue_tile_bytes in the template: stages of
    * tokens x 128 bytes, a full and an empty barrier per stage, 1024 bytes
    * to align the ring for the 128-byte swizzle, then the epilogue's tile of
-   * tokens rows of 272 bytes where the total stays within the limit */
+   * tokens rows of 256 bytes where the total stays within the limit */
   const size_t ring = (size_t)c->stages * (size_t)c->tokens * 128 + 16 * (size_t)c->stages + 1024;
   const size_t tile = (size_t)c->tokens * FPX__WGMMA_TILE_ROW_BYTES;
   return ring + tile <= FPX__WGMMA_SMEM_MAX ? ring + tile : ring;

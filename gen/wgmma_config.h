@@ -34,9 +34,9 @@ typedef struct fpx__wgmma_config {
 #define FPX__WGMMA_BLOCK_ROWS 128
 /* dynamic shared memory one block may opt in to on sm_90 (227 KB) */
 #define FPX__WGMMA_SMEM_MAX (227 * 1024)
-/* a row of the epilogue's shared [token][128 rows] tile of 16-bit Y,
- * padded by 16 bytes */
-#define FPX__WGMMA_TILE_ROW_BYTES 272
+/* a token's 128 rows of 16-bit Y in the epilogue's shared tile (two
+ * halves of 128-byte rows in 128-byte swizzle, as its TMA stores read it) */
+#define FPX__WGMMA_TILE_ROW_BYTES 256
 
 /* The wgmma part of a kernel-1 fpx_wo_config: tokens, stages and split_k
  * (0, from callers written before the family had split-K, means 1);

@@ -12,6 +12,7 @@
 #include "wgmma_gemm.h"
 
 #include <limits.h>
+#include <string.h>
 
 #include "dtype.h"
 #include "error.h"
@@ -101,6 +102,25 @@ fail:
   return st;
 }
 
+/* Tensor map of 16-bit Y (rows x n at y) for the epilogue's TMA stores:
+ * boxes of 64 columns x tokens rows, 128-byte swizzle (the layout the
+ * kernel writes its tile in); stores past the tensor are dropped. Needs
+ * y 16-byte aligned and n % 8 == 0 (row pitch a multiple of 16 bytes). */
+static fpx_status encode_y_map(fpx_ctx *ctx, CUdeviceptr y, size_t rows, size_t n, int tokens,
+                               CUtensorMap *map) {
+  fpx_status st = FPX_OK;
+  const cuuint64_t dims[2] = {n, rows};
+  const cuuint64_t strides[1] = {n * 2};
+  const cuuint32_t box[2] = {64, (cuuint32_t)tokens};
+  const cuuint32_t element_strides[2] = {1, 1};
+  FPX_CU(ctx->cu, cuTensorMapEncodeTiled(map, CU_TENSOR_MAP_DATA_TYPE_UINT16, 2, (void *)y, dims, strides,
+                                         box, element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                                         CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_NONE,
+                                         CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE));
+fail:
+  return st;
+}
+
 fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
                                   const fpx__wgmma_config *cfg, const fpx_gemm_args *args,
                                   CUstream stream) {
@@ -185,6 +205,12 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
     CUtensorMap map;
     FPX_TRY(encode_x_map(ctx, xp, rows, row_bytes, x_size, cfg->tokens, &map));
     CUdeviceptr y = args->y + m0 * w->n * y_size;
+    /* 16-bit Y leaves the staged epilogue by TMA stores where the rows
+     * allow them */
+    int y_tma = y_size == 2 && w->n % 8 == 0 && y % 16 == 0;
+    CUtensorMap y_map;
+    memset(&y_map, 0, sizeof y_map);
+    if (y_tma) FPX_TRY(encode_y_map(ctx, y, rows, w->n, cfg->tokens, &y_map));
     CUdeviceptr x_scales = !fp8 ? 0 : args->x_scales + (per_tensor ? 0 : m0 * sizeof(float));
     /* no more blocks than units (or stream-K iterations): none is idle */
     const int token_tiles = (int)((rows + tokens - 1) / tokens);
@@ -199,7 +225,7 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
     int raster_whole_tiles = (token_tiles >> raster_log2 << raster_log2) * (int)grid_x;
     void *params[] = {(void *)&w->packed, &map, (void *)&w->scales, &x_scales, &y, &m, &n, &k,
                       &per_tensor, &split_param, &partials, &counters, &raster_log2,
-                      &raster_whole_tiles};
+                      &raster_whole_tiles, &y_map, &y_tma};
     /* a programmatic dependent of the pass: its blocks may start before
      * the pass ends (the kernel waits for it before reading X) */
     CUlaunchAttribute attr = {.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION,

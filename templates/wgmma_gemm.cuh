@@ -83,12 +83,15 @@
  * accumulator restarted with scale-d = 0 at each group and added into the
  * first with the group's scale, as gacc in weight_only.cuh), the exponent
  * bias correction, x_scales[token] for FP8 X, Y[token][row] stored as f16,
- * bf16 or f32 (OUT 0, 1, 2). f16/bf16 Y is staged in shared memory (the
- * idle X ring, from 3 stages): stmatrix.trans writes a [token][row] tile,
- * then 16-byte stores copy each token's 128 rows out (2-byte stores where N
- * is not a multiple of 8 or Y is not 16-byte aligned). f32 Y and 2-stage
- * instances store straight from the accumulator registers (two values of a
- * lane are rows g and g + 8 of tokens 2*tig + {0, 1}). N is padded to 16 by
+ * bf16 or f32 (OUT 0, 1, 2). f16/bf16 Y is staged in shared memory (a
+ * tile of its own, or the idle X ring after the block's last unit):
+ * stmatrix.trans writes a [token][row] tile in the TMA's 128-byte swizzle,
+ * and one thread stores it with two TMA stores, which the consumers do not
+ * wait for (the tile's next writer waits until they have read it). Where
+ * TMA cannot store Y (N not a multiple of 8, Y not 16-byte aligned), for
+ * f32 Y and for 2-stage instances the lanes store straight from the
+ * accumulator registers (two values of a lane are rows g and g + 8 of
+ * tokens 2*tig + {0, 1}). N is padded to 16 by
  * the layout, K to 256 (zero codes); rows past N and tokens past M are not
  * stored.
  *
@@ -248,16 +251,16 @@ __device__ __forceinline__ fpx_u32 bytes_0202(fpx_u32 lo, fpx_u32 hi) {
 
 /* Shared memory of a launch (mirrored by fpx__wgmma_smem_bytes in
  * gen/wgmma_config.c): the X ring at a 1024-byte boundary (1024 bytes of
- * slack), a full and an empty barrier per stage, then the epilogue's
- * [token][128 rows] tile of 16-bit Y (rows padded to 272 bytes) where the
- * total stays within the 227 KB a block may have; epilogue_tile_bytes is 0
- * where it does not (the tile then overlays the ring). */
+ * slack), then the epilogue's tile of 16-bit Y (TOKENS x 256 bytes, also
+ * at a 1024-byte boundary) where the total stays within the 227 KB a
+ * block may have (epilogue_tile_bytes is 0 where it does not: the tile
+ * then overlays the ring), then a full and an empty barrier per stage. */
 constexpr int SMEM_LIMIT = 227 * 1024;
 __device__ __host__ constexpr int ring_smem_bytes(int tokens, int stages) {
   return stages * tokens * 128 + 16 * stages + 1024;
 }
 __device__ __host__ constexpr int epilogue_tile_bytes(int tokens, int stages) {
-  return ring_smem_bytes(tokens, stages) + tokens * 272 <= SMEM_LIMIT ? tokens * 272 : 0;
+  return ring_smem_bytes(tokens, stages) + tokens * 256 <= SMEM_LIMIT ? tokens * 256 : 0;
 }
 
 /* Tile t of a launch -> its 128-row block (x) and token tile (y), for
@@ -357,6 +360,28 @@ __device__ __forceinline__ void tma_load_2d(fpx_u32 dst, const TensorMap *map, i
       " [%0], [%1, {%2, %3}], [%4];" ::"r"(dst),
       "l"((fpx_u64)map), "r"(col), "r"(row), "r"(bar)
       : "memory");
+}
+
+/* TMA store of the box at (col, row) of the tensor map from shared memory
+ * at src, in the thread's bulk group; coordinates past the tensor are not
+ * written. The generic-proxy writes to src must be fenced first
+ * (fence_proxy_async). */
+__device__ __forceinline__ void tma_store_2d(const TensorMap *map, int col, int row, fpx_u32 src) {
+  asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];" ::"l"(
+                   (fpx_u64)map),
+               "r"(col), "r"(row), "r"(src)
+               : "memory");
+}
+__device__ __forceinline__ void bulk_commit() { asm volatile("cp.async.bulk.commit_group;" ::: "memory"); }
+/* the thread's bulk groups have read their shared memory */
+__device__ __forceinline__ void bulk_wait_read() {
+  asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
+}
+/* the thread's bulk groups are complete */
+__device__ __forceinline__ void bulk_wait() { asm volatile("cp.async.bulk.wait_group 0;" ::: "memory"); }
+/* this thread's shared-memory writes become visible to the async proxy */
+__device__ __forceinline__ void fence_proxy_async() {
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
 }
 
 __device__ __forceinline__ fpx_u32 load_word(const fpx_u32 *p) {
@@ -584,7 +609,8 @@ __global__ void __launch_bounds__(384, 1)
                const float *__restrict__ scales, const float *__restrict__ x_scales,
                void *__restrict__ y_ptr, int m_total, int n_total, int k_total,
                int x_scale_per_tensor, int split_k, float4 *__restrict__ partials,
-               unsigned *__restrict__ counters, int raster_log2, int raster_whole_tiles) {
+               unsigned *__restrict__ counters, int raster_log2, int raster_whole_tiles,
+               const __grid_constant__ wg::TensorMap y_map, int y_tma) {
   static_assert(TOKENS == 64 || TOKENS == 128 || TOKENS == 256, "TOKENS is 64, 128 or 256");
   static_assert(GROUP == 0 || TOKENS <= 128, "group scales need TOKENS <= 128");
   static_assert(STAGES >= 2 && STAGES <= 8, "STAGES is 2..8");
@@ -619,12 +645,13 @@ __global__ void __launch_bounds__(384, 1)
 
   extern __shared__ unsigned char smem_raw[];
   const fpx_u32 smem = (smem_addr(smem_raw) + 1023u) & ~1023u;
-  const fpx_u32 full_bar = smem + STAGES * STAGE_BYTES, empty_bar = full_bar + 8 * STAGES;
-  /* the epilogue's [token][row] tile: after the barriers where the launch
+  /* the epilogue's [token][row] tile: after the ring where the launch
    * reserved room for it (epilogue_tile_bytes), else over the X ring */
-  constexpr int TILE_ROW_BYTES = 128 * 2 + 16;
+  constexpr int TILE_ROW_BYTES = 128 * 2; /* a token's 128 rows of 16-bit Y */
   constexpr bool OWN_TILE = epilogue_tile_bytes(TOKENS, STAGES) > 0;
-  const fpx_u32 own_tile = empty_bar + 8 * STAGES;
+  const fpx_u32 own_tile = smem + STAGES * STAGE_BYTES;
+  const fpx_u32 full_bar = own_tile + (OWN_TILE ? TOKENS * TILE_ROW_BYTES : 0),
+                empty_bar = full_bar + 8 * STAGES;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   /* whole 256-column blocks: stages past K are zero-filled rather than
    * skipped, so that no branch sits inside the consumers' wgmma pipeline */
@@ -975,33 +1002,44 @@ __global__ void __launch_bounds__(384, 1)
       rs0 *= row0 < n_total ? load_scale(scales + row0) : 0.f;
       rs1 *= row1 < n_total ? load_scale(scales + row1) : 0.f;
     }
-    /* f16/bf16 Y goes through shared memory: the accumulators are stored
-     * transposed by stmatrix into a [token][128 rows] tile (rows padded by
-     * 16 bytes: conflict-free), then copied out in 16-byte chunks, a
-     * token's 256 contiguous bytes per 16 threads. The tile has its own
-     * room where the shared memory allows; else it overlays the X ring,
-     * which is idle only after the block's last unit (before that the
-     * producer is loading the next unit's stages). Otherwise, and for f32
-     * Y, the lanes store their values directly. */
+    /* f16/bf16 Y goes through shared memory where TMA can store it
+     * (y_tma: N % 8 == 0, Y 16-byte aligned): the accumulators are stored
+     * transposed by stmatrix into a [token][128 rows] tile, which one
+     * thread hands to two TMA stores; the consumers go on to the next unit
+     * without waiting for them. The tile has its own room where the shared
+     * memory allows; else it overlays the X ring, which is idle only after
+     * the block's last unit (before that the producer is loading the next
+     * unit's stages). Otherwise, and for f32 Y, the lanes store their
+     * values directly. */
     constexpr bool STAGED =
         OUT != 2 && (OWN_TILE || TOKENS * TILE_ROW_BYTES <= STAGES * STAGE_BYTES);
-    if (STAGED && (OWN_TILE || last_unit)) {
+    if (STAGED && y_tma && (OWN_TILE || last_unit)) {
       const fpx_u32 tile = OWN_TILE ? own_tile : smem;
       /* FP8 X: the unit's per-token scales, one load per thread into
        * shared memory, read there by the conversion below (loaded inside
        * it, each lane's 2 x TOKENS / 8 loads waited for one after the
        * other between the stmatrix stores); the previous unit's reads of
-       * them ended before its copy-out */
+       * them ended before its second barrier */
       __shared__ __align__(16) float unit_x_scales[FP8 ? TOKENS : 1];
       if (FP8 && ct < TOKENS) {
         const int t = m0 + ct < m_total ? m0 + ct : m_total - 1;
         unit_x_scales[ct] = load_scale(x_scales + (x_scale_per_tensor ? 0 : t));
       }
-      /* the other warpgroup may still read the tile (its copy-out of the
-       * previous unit) or X stages that the tile overlays (its last
-       * wgmmas): nothing has synchronized the two since */
+      /* the previous unit's TMA stores may still read the tile (its
+       * issuing thread waits for that), the other warpgroup may still read
+       * X stages that the tile overlays (its last wgmmas): nothing has
+       * synchronized them since */
+      if (ct == 0) bulk_wait_read();
       consumer_barrier();
       const int mi = lane >> 3, mrow = lane & 7; /* the stored matrix and row this lane addresses */
+      /* The tile: two [TOKENS][64 rows] halves of 128-byte rows in the
+       * TMA's 128-byte swizzle, 16-byte chunk c of token t at c ^ (t % 8)
+       * (which also keeps the stmatrix stores conflict-free). The lane's row of its matrix is token 8 (j0 + (mi >> 1)) +
+       * mrow, chunk 2 (cw % 4) + (mi & 1) of half cw / 4; t % 8 is mrow;
+       * per j0, 8 tokens further. */
+      const int chunk = (cw & 3) * 2 + (mi & 1);
+      const fpx_u32 lane_tile =
+          tile + (cw >> 2) * (TOKENS * 128) + (8 * (mi >> 1) + mrow) * 128 + ((chunk ^ mrow) << 4);
 #pragma unroll
       for (int j0 = 0; j0 < TOKENS / 8; j0 += 2) {
         fpx_u32 r[4]; /* matrices (j0, rows g), (j0, rows g + 8), (j0 + 1, g), (j0 + 1, g + 8) */
@@ -1021,25 +1059,14 @@ __global__ void __launch_bounds__(384, 1)
                 pack_half2<OUT>(acc[4 * j + 2 * v1] * rs * xs0, acc[4 * j + 2 * v1 + 1] * rs * xs1);
           }
         }
-        stmatrix_x4_trans(tile + (8 * (j0 + (mi >> 1)) + mrow) * TILE_ROW_BYTES + (16 * cw + 8 * (mi & 1)) * 2,
-                          r);
+        stmatrix_x4_trans(lane_tile + j0 * (8 * 128), r);
       }
+      fence_proxy_async();
       consumer_barrier();
-      const int row_base = un.row_block * 128;
-      const bool vec = n_total % 8 == 0 && ((unsigned long long)y_ptr & 15) == 0;
-      for (int q = ct; q < TOKENS * 16; q += 256) {
-        const int t = q >> 4, row = row_base + 8 * (q & 15), token = m0 + t;
-        if (token >= m_total || row >= n_total) continue;
-        const uint4 v = ld_shared_v4(tile + t * TILE_ROW_BYTES + 16 * (q & 15));
-        unsigned short *dst = (unsigned short *)y_ptr + (long long)token * n_total + row;
-        if (vec) {
-          *(uint4 *)dst = v;
-        } else {
-          const fpx_u32 words[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-          for (int e = 0; e < 8; e++)
-            if (row + e < n_total) dst[e] = (unsigned short)(words[e >> 1] >> (16 * (e & 1)));
-        }
+      if (ct == 0) {
+        tma_store_2d(&y_map, un.row_block * 128, m0, tile);
+        tma_store_2d(&y_map, un.row_block * 128 + 64, m0, tile + TOKENS * 128);
+        bulk_commit();
       }
       continue;
     }
@@ -1063,6 +1090,9 @@ __global__ void __launch_bounds__(384, 1)
         }
       }
   }
+  /* the last TMA store of Y is complete before the block's shared memory
+   * goes */
+  if (y_tma && ct == 0) bulk_wait();
 #endif
 }
 

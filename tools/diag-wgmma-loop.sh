@@ -16,7 +16,7 @@ cat > "$src" <<CU
 #include "wgmma_gemm.cuh"
 template __global__ void fpx::wgmma_gemm<$e, $m, $act, 1, 0, $tokens, $stages>(
     const uint4 *, const __grid_constant__ fpx::wg::TensorMap, const float *, const float *,
-    void *, int, int, int, int, int, float4 *, unsigned *, int, int);
+    void *, int, int, int, int, int, float4 *, unsigned *, int, int, const __grid_constant__ fpx::wg::TensorMap, int);
 CU
 nvcc -arch=sm_90a -cubin -std=c++17 -Itemplates -Xptxas -v "$src" -o "$out/instance.cubin" \
   > "$out/ptxas.txt" 2>&1 || { echo "nvcc failed: $out/ptxas.txt"; exit 1; }
