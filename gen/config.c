@@ -279,7 +279,7 @@ size_t fpx__gemm_candidates(const fpx__wo_key *key, size_t m, size_t n, size_t k
       for (size_t v = 0; v < sizeof split_values / sizeof split_values[0]; v++) {
         const size_t split = (size_t)split_values[v];
         if (split > 1 && (split > wgmma_max_split(k) || blocks * split > 8 * sms)) break;
-        const fpx__wgmma_config w = {wgmma_tokens[t], wgmma_stages[s], (int)split, 0, 0};
+        const fpx__wgmma_config w = {wgmma_tokens[t], wgmma_stages[s], (int)split, 0, 0, 0};
         if (fpx__wgmma_config_check(key, &w) != FPX_OK) break;
         tile_ok = 1;
         if (count < max)
@@ -357,7 +357,7 @@ int fpx__wgmma_auto_config(int sm_version, int sm_count, const fpx__wo_key *key,
     return 0;
   }
   const size_t sms = (size_t)(sm_count > 0 ? sm_count : 132);
-  fpx__wgmma_config w = {64, 4, 1, 0, 0}; /* tokens and split set below (64 always a candidate) */
+  fpx__wgmma_config w = {64, 4, 1, 0, 0, 0}; /* tokens and split set below (64 always a candidate) */
   /* the token tile (no wider than M needs; 256 with per-row scales only)
    * and split of least modelled cost; a wider tile must win by 5% */
   static const int tokens[] = {64, 128, 256};

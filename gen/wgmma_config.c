@@ -73,7 +73,7 @@ fail:
 }
 
 fpx__wgmma_config fpx__wgmma_config_of(const fpx_wo_config *c) {
-  return (fpx__wgmma_config){c->tokens, c->stages, c->split_k == 0 ? 1 : c->split_k, 0, 0};
+  return (fpx__wgmma_config){c->tokens, c->stages, c->split_k == 0 ? 1 : c->split_k, 0, 0, 0};
 }
 
 size_t fpx__wgmma_smem_bytes(const fpx__wgmma_config *c) {
@@ -144,20 +144,25 @@ size_t fpx__wgmma_partial_bytes(const fpx__wgmma_config *c, size_t n) {
   return (size_t)c->split_k * row_tiles * tile_partial_bytes(c);
 }
 
+/* the instance's YTMA: 16-bit Y through TMA stores */
+static int y_tma(const fpx__wo_key *key, const fpx__wgmma_config *c) {
+  return key->y_dtype != FPX_DTYPE_F32 && !c->y_direct;
+}
+
 void fpx__wgmma_gemm_name(const fpx__wo_key *key, const fpx__wgmma_config *c,
                           char out[FPX__NAME_EXPR_MAX]) {
-  snprintf(out, FPX__NAME_EXPR_MAX, "fpx::wgmma_gemm<%d,%d,%d,%d,%d,%d,%d>", key->format.exp_bits,
+  snprintf(out, FPX__NAME_EXPR_MAX, "fpx::wgmma_gemm<%d,%d,%d,%d,%d,%d,%d,%d>", key->format.exp_bits,
            key->format.man_bits, x_code(key->x_dtype), y_code(key->y_dtype), key->group_size,
-           c->tokens, c->stages);
+           c->tokens, c->stages, y_tma(key, c));
 }
 
 /* Field packing: 4 bits E, 4 bits M, 2 + 2 bits dtypes, 9 bits group, 3 bits
- * tokens / 64, 4 bits stages, the family (5) from bit 40. */
+ * tokens / 64, 4 bits stages, 1 bit YTMA, the family (5) from bit 40. */
 uint64_t fpx__wgmma_gemm_id(const fpx__wo_key *key, const fpx__wgmma_config *c) {
   return (uint64_t)key->format.exp_bits | (uint64_t)key->format.man_bits << 4 |
          (uint64_t)x_code(key->x_dtype) << 8 | (uint64_t)y_code(key->y_dtype) << 10 |
          (uint64_t)key->group_size << 12 | (uint64_t)(c->tokens / 64) << 21 |
-         (uint64_t)c->stages << 24 | (uint64_t)5 << 40;
+         (uint64_t)c->stages << 24 | (uint64_t)y_tma(key, c) << 28 | (uint64_t)5 << 40;
 }
 
 static int x_bytes(fpx_dtype d) { return d == FPX_DTYPE_E4M3 || d == FPX_DTYPE_E5M2 ? 1 : 2; }

@@ -27,6 +27,10 @@ typedef struct fpx__wgmma_config {
   int raster;     /* token tiles per group of the tile order, rounded to
                    * a power of two (0: the library's choice,
                    * fpx__wgmma_raster). Launch parameter. */
+  int y_direct;   /* 1: 16-bit Y stored from registers, not through the
+                   * staged tile and TMA stores (the launcher sets it where
+                   * TMA cannot store Y: N % 8 != 0, Y not 16-byte
+                   * aligned). Part of the instance. */
 } fpx__wgmma_config;
 
 #define FPX__TEMPLATE_WGMMA "wgmma_gemm.cuh"
@@ -59,8 +63,8 @@ fpx_status fpx__wgmma_config_check(const fpx__wo_key *key, const fpx__wgmma_conf
 size_t fpx__wgmma_smem_bytes(const fpx__wgmma_config *config);
 
 /* Name expression of the instance, "fpx::wgmma_gemm<E,M,ACT,OUT,GROUP,
- * TOKENS,STAGES>" (ACT: 0 f16, 1 bf16, 2 e4m3, 3 e5m2; OUT: 0 f16, 1 bf16,
- * 2 f32). */
+ * TOKENS,STAGES,YTMA>" (ACT: 0 f16, 1 bf16, 2 e4m3, 3 e5m2; OUT: 0 f16,
+ * 1 bf16, 2 f32; YTMA 1 for 16-bit Y without y_direct). */
 void fpx__wgmma_gemm_name(const fpx__wo_key *key, const fpx__wgmma_config *config,
                           char out[FPX__NAME_EXPR_MAX]);
 /* In-process id of the instance: family 5 in bits 40 and up, distinct from

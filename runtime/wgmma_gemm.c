@@ -129,6 +129,11 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
   const fpx_weights *w = args->weights;
   char name[FPX__NAME_EXPR_MAX];
   CUfunction gemm = NULL, permute = NULL;
+  /* 16-bit Y through TMA stores where the rows allow them (each chunk of
+   * tokens below starts n x 2 x a multiple of 8 bytes further) */
+  fpx__wgmma_config inst = *cfg;
+  inst.y_direct = cfg->y_direct || w->n % 8 != 0 || args->y % 16 != 0;
+  cfg = &inst;
   /* the name expressions are only needed to compile: built on a miss */
   const uint64_t gemm_id = fpx__wgmma_gemm_id(key, cfg);
   const uint64_t permute_id = fpx__wgmma_permute_id(key);
@@ -205,12 +210,9 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
     CUtensorMap map;
     FPX_TRY(encode_x_map(ctx, xp, rows, row_bytes, x_size, cfg->tokens, &map));
     CUdeviceptr y = args->y + m0 * w->n * y_size;
-    /* 16-bit Y leaves the staged epilogue by TMA stores where the rows
-     * allow them */
-    int y_tma = y_size == 2 && w->n % 8 == 0 && y % 16 == 0;
     CUtensorMap y_map;
     memset(&y_map, 0, sizeof y_map);
-    if (y_tma) FPX_TRY(encode_y_map(ctx, y, rows, w->n, cfg->tokens, &y_map));
+    if (y_size == 2 && !cfg->y_direct) FPX_TRY(encode_y_map(ctx, y, rows, w->n, cfg->tokens, &y_map));
     CUdeviceptr x_scales = !fp8 ? 0 : args->x_scales + (per_tensor ? 0 : m0 * sizeof(float));
     /* no more blocks than units (or stream-K iterations): none is idle */
     const int token_tiles = (int)((rows + tokens - 1) / tokens);
@@ -225,7 +227,7 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
     int raster_whole_tiles = (token_tiles >> raster_log2 << raster_log2) * (int)grid_x;
     void *params[] = {(void *)&w->packed, &map, (void *)&w->scales, &x_scales, &y, &m, &n, &k,
                       &per_tensor, &split_param, &partials, &counters, &raster_log2,
-                      &raster_whole_tiles, &y_map, &y_tma};
+                      &raster_whole_tiles, &y_map};
     /* a programmatic dependent of the pass: its blocks may start before
      * the pass ends (the kernel waits for it before reading X) */
     CUlaunchAttribute attr = {.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION,

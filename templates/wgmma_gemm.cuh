@@ -3,7 +3,8 @@
  * batches: warpgroup MMA (wgmma.mma_async) with the dequantized weights as
  * the register A operand and the activations as the shared-memory B operand.
  * Self-contained (no toolkit headers); instantiated by name expression from
- * gen/wgmma_config.c as fpx::wgmma_gemm<E, M, ACT, OUT, GROUP, TOKENS, STAGES>.
+ * gen/wgmma_config.c as fpx::wgmma_gemm<E, M, ACT, OUT, GROUP, TOKENS, STAGES,
+ * YTMA>.
  * The kernel body exists for sm_90a only (wgmma and setmaxnreg); for other
  * targets the instance compiles to an empty kernel that the launcher never
  * runs.
@@ -603,14 +604,14 @@ __device__ __forceinline__ void wgmma(float (&d)[128], const fpx_u32 (&a)[4], fp
  * permuted X (wgmma_permute_x): 2-D, columns innermost, M rows, a box of
  * 128 bytes x TOKENS rows, 128-byte swizzle.
  */
-template <int E, int M, int ACT, int OUT, int GROUP, int TOKENS, int STAGES>
+template <int E, int M, int ACT, int OUT, int GROUP, int TOKENS, int STAGES, int YTMA>
 __global__ void __launch_bounds__(384, 1)
     wgmma_gemm(const uint4 *__restrict__ w, const __grid_constant__ wg::TensorMap x_map,
                const float *__restrict__ scales, const float *__restrict__ x_scales,
                void *__restrict__ y_ptr, int m_total, int n_total, int k_total,
                int x_scale_per_tensor, int split_k, float4 *__restrict__ partials,
                unsigned *__restrict__ counters, int raster_log2, int raster_whole_tiles,
-               const __grid_constant__ wg::TensorMap y_map, int y_tma) {
+               const __grid_constant__ wg::TensorMap y_map) {
   static_assert(TOKENS == 64 || TOKENS == 128 || TOKENS == 256, "TOKENS is 64, 128 or 256");
   static_assert(GROUP == 0 || TOKENS <= 128, "group scales need TOKENS <= 128");
   static_assert(STAGES >= 2 && STAGES <= 8, "STAGES is 2..8");
@@ -619,6 +620,10 @@ __global__ void __launch_bounds__(384, 1)
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ == 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using namespace wg;
   typedef Format<E, M> F;
+  /* 16-bit Y leaves through the staged tile and TMA stores (the launcher
+   * takes YTMA 0 where TMA cannot store Y: N % 8 != 0, Y not 16-byte
+   * aligned) */
+  constexpr bool Y_TMA = YTMA != 0 && OUT != 2;
   constexpr int BITS = F::BITS;
   constexpr bool FP8 = ACT >= 2;
   constexpr int XBYTES = FP8 ? 1 : 2;
@@ -1003,7 +1008,7 @@ __global__ void __launch_bounds__(384, 1)
       rs1 *= row1 < n_total ? load_scale(scales + row1) : 0.f;
     }
     /* f16/bf16 Y goes through shared memory where TMA can store it
-     * (y_tma: N % 8 == 0, Y 16-byte aligned): the accumulators are stored
+     * (Y_TMA: N % 8 == 0, Y 16-byte aligned): the accumulators are stored
      * transposed by stmatrix into a [token][128 rows] tile, which one
      * thread hands to two TMA stores; the consumers go on to the next unit
      * without waiting for them. The tile has its own room where the shared
@@ -1013,7 +1018,7 @@ __global__ void __launch_bounds__(384, 1)
      * values directly. */
     constexpr bool STAGED =
         OUT != 2 && (OWN_TILE || TOKENS * TILE_ROW_BYTES <= STAGES * STAGE_BYTES);
-    if (STAGED && y_tma && (OWN_TILE || last_unit)) {
+    if (STAGED && Y_TMA && (OWN_TILE || last_unit)) {
       const fpx_u32 tile = OWN_TILE ? own_tile : smem;
       /* FP8 X: the unit's per-token scales, one load per thread into
        * shared memory, read there by the conversion below (loaded inside
@@ -1092,7 +1097,7 @@ __global__ void __launch_bounds__(384, 1)
   }
   /* the last TMA store of Y is complete before the block's shared memory
    * goes */
-  if (y_tma && ct == 0) bulk_wait();
+  if (Y_TMA && ct == 0) bulk_wait();
 #endif
 }
 

@@ -334,7 +334,7 @@ Test(cli_db, compile_builds_fp8_activation_defaults, .timeout = 600) {
   cli_result *r = run("compile --db @/fpx.db --arch sm_90a --format e2m1 --act e4m3 --jobs 2");
   cr_assert_eq(r->exit_code, 0, "%s", r->err);
   cr_assert(contains(r->out, "fpx::weight_only_gemm<2,1,2,1,0,1,4,1>"), "%s", r->out);
-  cr_assert(contains(r->out, "fpx::wgmma_gemm<2,1,2,1,0,256,4>"), "%s", r->out);
+  cr_assert(contains(r->out, "fpx::wgmma_gemm<2,1,2,1,0,256,4,1>"), "%s", r->out);
   cr_assert(contains(r->out, "fpx::wgmma_permute_x<1,1>"), "%s", r->out);
   cr_assert(!contains(r->out, "fpx::wgmma_permute_x<2,"), "%s", r->out);
   cr_assert(has_line(r->out, "failed: 0"), "%s", r->out);

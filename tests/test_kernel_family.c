@@ -89,7 +89,7 @@ Test(kernel_family, wgmma_split_k_in_text_equality_and_ids) {
   b.split_k = 3;
   /* split-K is a launch parameter: the same compiled instance */
   cr_assert_eq(fpx__wo_gemm_id(&bf16_key, &a), fpx__wo_gemm_id(&bf16_key, &b));
-  const fpx__wgmma_config w1 = {64, 4, 1, 0, 0}, w3 = {64, 4, 3, 0, 0};
+  const fpx__wgmma_config w1 = {64, 4, 1, 0, 0, 0}, w3 = {64, 4, 3, 0, 0, 0};
   cr_assert_eq(fpx__wgmma_partial_bytes(&w1, 4096), 0);
   /* 3 splits x 32 row tiles x 64 tokens x 128 rows x 4 bytes */
   cr_assert_eq(fpx__wgmma_partial_bytes(&w3, 4096), (size_t)3 * 32 * 64 * 128 * 4);
@@ -101,7 +101,7 @@ Test(kernel_family, wgmma_split_k_in_text_equality_and_ids) {
  * power of two in ratio, within 1 .. the launch's token tiles; 1 for
  * stream-K without whole tiles; an explicit raster rounded the same way. */
 Test(kernel_family, wgmma_raster_balances_weight_and_x_traffic) {
-  fpx__wgmma_config c = {256, 4, 1, 0, 0};
+  fpx__wgmma_config c = {256, 4, 1, 0, 0, 0};
   cr_assert_eq(fpx__wgmma_raster(&c, 8, 1, 132, 4096, 8192), 8); /* W8A8: sqrt(66) = 8.1 */
   cr_assert_eq(fpx__wgmma_raster(&c, 6, 1, 132, 4096, 8192), 8); /* W6A8: sqrt(49.5) = 7.04 */
   cr_assert_eq(fpx__wgmma_raster(&c, 6, 2, 132, 4096, 8192), 4); /* e3m2 x BF16: sqrt(24.75) = 4.97 */
@@ -118,7 +118,7 @@ Test(kernel_family, wgmma_raster_balances_weight_and_x_traffic) {
   c.raster = 100;
   cr_assert_eq(fpx__wgmma_raster(&c, 8, 1, 132, 4096, 1000), 16); /* 16 token tiles of 64 */
   /* stream-K: grouped only with whole tiles (at least 2 x blocks tiles) */
-  c = (fpx__wgmma_config){256, 4, FPX_SPLIT_K_STREAM, 0, 0};
+  c = (fpx__wgmma_config){256, 4, FPX_SPLIT_K_STREAM, 0, 0, 0};
   cr_assert_eq(fpx__wgmma_raster(&c, 8, 1, 132, 10240, 512), 1);  /* 80 x 2 tiles */
   cr_assert_eq(fpx__wgmma_raster(&c, 8, 1, 132, 28672, 512), 2);  /* 224 x 2 */
   cr_assert_eq(fpx__wgmma_raster(&c, 8, 1, 132, 16896, 512), 2);  /* 132 x 2 = 2 x 132 */
@@ -158,7 +158,7 @@ Test(kernel_family, text_names_and_ids) {
   cr_assert_str_eq(text, "4/1/2/3");
   fpx__wo_config_text(&w, text, sizeof text);
   cr_assert_str_eq(text, "wgmma:128/4");
-  const fpx__wgmma_config wc = {128, 4, 1, 0, 0};
+  const fpx__wgmma_config wc = {128, 4, 1, 0, 0, 0};
   fpx__wo_gemm_name(&bf16_key, &w, name);
   fpx__wgmma_gemm_name(&bf16_key, &wc, wname);
   cr_assert_str_eq(name, wname);

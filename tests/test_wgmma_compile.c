@@ -87,7 +87,7 @@ static void compile_empty(const fpx__wo_key *key, const fpx__wgmma_config *cfg, 
 
 /* The claimed instances of one weight format. */
 static void compile_format(const char *format_name, const char *arch) {
-  static const fpx__wgmma_config tiles[] = {{64, 4, 1, 0, 0}, {128, 4, 1, 0, 0}, {256, 4, 1, 0, 0}};
+  static const fpx__wgmma_config tiles[] = {{64, 4, 1, 0, 0, 0}, {128, 4, 1, 0, 0, 0}, {256, 4, 1, 0, 0, 0}};
   fpx_format f;
   cr_assert_eq(fpx_format_parse(format_name, &f), FPX_OK);
   for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
@@ -119,7 +119,7 @@ Test(wgmma_compile, every_tokens_and_stages_sm_90a, .timeout = 900) {
   int compiled = 0;
   for (int tokens = 64; tokens <= 256; tokens *= 2)
     for (int stages = 2; stages <= 8; stages++) {
-      fpx__wgmma_config cfg = {tokens, stages, 1, 0, 0};
+      fpx__wgmma_config cfg = {tokens, stages, 1, 0, 0, 0};
       if (fpx__wgmma_config_check(&key, &cfg) != FPX_OK) continue;
       compile_sm90a(&key, &cfg);
       compiled++;
@@ -131,31 +131,56 @@ Test(wgmma_compile, outputs_and_group_sizes_sm_90a, .timeout = 900) {
   static const fpx_dtype outs[] = {FPX_DTYPE_F16, FPX_DTYPE_F32};
   for (size_t o = 0; o < 2; o++) {
     fpx__wo_key key = {{2, 1}, FPX_DTYPE_BF16, outs[o], 64};
-    compile_sm90a(&key, &(fpx__wgmma_config){128, 4, 1, 0, 0});
+    compile_sm90a(&key, &(fpx__wgmma_config){128, 4, 1, 0, 0, 0});
     fpx__wo_key key8 = {{3, 2}, FPX_DTYPE_E4M3, outs[o], 0};
-    compile_sm90a(&key8, &(fpx__wgmma_config){256, 6, 1, 0, 0});
+    compile_sm90a(&key8, &(fpx__wgmma_config){256, 6, 1, 0, 0, 0});
   }
   static const int groups[] = {32, 64, 256};
   for (size_t g = 0; g < 3; g++) {
     fpx__wo_key key = {{2, 3}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, groups[g]};
-    compile_sm90a(&key, &(fpx__wgmma_config){128, 5, 1, 0, 0});
+    compile_sm90a(&key, &(fpx__wgmma_config){128, 5, 1, 0, 0, 0});
     fpx__wo_key key8 = {{2, 3}, FPX_DTYPE_E4M3, FPX_DTYPE_BF16, groups[g]};
-    compile_sm90a(&key8, &(fpx__wgmma_config){64, 4, 1, 0, 0});
+    compile_sm90a(&key8, &(fpx__wgmma_config){64, 4, 1, 0, 0, 0});
   }
+}
+
+/* 16-bit Y stored from registers (y_direct: the instances the launcher
+ * takes where TMA cannot store Y), beside the TMA-store instances the
+ * other tests compile: 64, 128 and 256 tokens, FP8 and 16-bit X, group
+ * scales. */
+Test(wgmma_compile, direct_y_stores_sm_90a, .timeout = 900) {
+  const fpx__wo_key w8a8 = {{4, 3}, FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0};
+  compile_sm90a(&w8a8, &(fpx__wgmma_config){256, 4, 1, 0, 0, 1});
+  const fpx__wo_key e3m2 = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
+  compile_sm90a(&e3m2, &(fpx__wgmma_config){256, 6, 1, 0, 0, 1});
+  const fpx__wo_key e2m1 = {{2, 1}, FPX_DTYPE_F16, FPX_DTYPE_F16, 128};
+  compile_sm90a(&e2m1, &(fpx__wgmma_config){128, 4, 1, 0, 0, 1});
+  compile_sm90a(&e2m1, &(fpx__wgmma_config){64, 6, 1, 0, 0, 1});
 }
 
 /* ---- configuration rules ---------------------------------------------- */
 
 Test(wgmma_config, names_and_ids) {
   fpx__wo_key key = {{3, 2}, FPX_DTYPE_E4M3, FPX_DTYPE_F32, 128};
-  fpx__wgmma_config cfg = {128, 5, 1, 0, 0};
+  fpx__wgmma_config cfg = {128, 5, 1, 0, 0, 0};
   char name[FPX__NAME_EXPR_MAX];
   fpx__wgmma_gemm_name(&key, &cfg, name);
-  cr_assert_str_eq(name, "fpx::wgmma_gemm<3,2,2,2,128,128,5>");
+  cr_assert_str_eq(name, "fpx::wgmma_gemm<3,2,2,2,128,128,5,0>"); /* f32 Y: no TMA stores */
+  {
+    fpx__wo_key k16 = key;
+    k16.y_dtype = FPX_DTYPE_BF16;
+    fpx__wgmma_config direct = cfg;
+    fpx__wgmma_gemm_name(&k16, &cfg, name);
+    cr_assert_str_eq(name, "fpx::wgmma_gemm<3,2,2,1,128,128,5,1>");
+    direct.y_direct = 1;
+    fpx__wgmma_gemm_name(&k16, &direct, name);
+    cr_assert_str_eq(name, "fpx::wgmma_gemm<3,2,2,1,128,128,5,0>");
+    cr_assert_neq(fpx__wgmma_gemm_id(&k16, &cfg), fpx__wgmma_gemm_id(&k16, &direct));
+  }
   cr_assert_eq(fpx__wgmma_gemm_id(&key, &cfg) >> 40, 5, "family 5 from bit 40");
   /* ring, barriers, alignment slack, then the epilogue tile where it fits */
   cr_assert_eq(fpx__wgmma_smem_bytes(&cfg), 5 * 128 * 128 + 16 * 5 + 1024 + 128 * 256);
-  const fpx__wgmma_config with_tile = {256, 4, 1, 0, 0}, ring_only = {256, 6, 1, 0, 0};
+  const fpx__wgmma_config with_tile = {256, 4, 1, 0, 0, 0}, ring_only = {256, 6, 1, 0, 0, 0};
   cr_assert_eq(fpx__wgmma_smem_bytes(&with_tile), 4 * 256 * 128 + 16 * 4 + 1024 + 256 * 256);
   cr_assert_eq(fpx__wgmma_smem_bytes(&ring_only), 6 * 256 * 128 + 16 * 6 + 1024,
                "256 tokens x 6 stages leave no room for the tile: it overlays the ring");
@@ -175,7 +200,7 @@ Test(wgmma_config, ids_are_distinct_and_never_weight_only_ids) {
           for (int tokens = 64; tokens <= 256; tokens *= 2)
             for (int stages = 2; stages <= 8; stages++) {
               fpx__wo_key key = {formats[f], acts[a], outs[o], groups[g]};
-              fpx__wgmma_config cfg = {tokens, stages, 1, 0, 0};
+              fpx__wgmma_config cfg = {tokens, stages, 1, 0, 0, 0};
               fpx__wgmma_gemm_name(&key, &cfg, names[count]);
               ids[count++] = fpx__wgmma_gemm_id(&key, &cfg);
               fpx_wo_config wo = {4, 1, tokens / 64, 1, 0, 0, 0};
@@ -190,16 +215,16 @@ Test(wgmma_config, ids_are_distinct_and_never_weight_only_ids) {
 
 Test(wgmma_config, invalid_configs_name_the_value) {
   fpx__wo_key key = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
-  fpx__wgmma_config c = {96, 4, 1, 0, 0};
+  fpx__wgmma_config c = {96, 4, 1, 0, 0, 0};
   cr_assert_eq(fpx__wgmma_config_check(&key, &c), FPX_ERR_INVALID_ARGUMENT);
   cr_assert(strstr(fpx_last_error(), "tokens 96") != NULL, "%s", fpx_last_error());
-  c = (fpx__wgmma_config){128, 1, 1, 0, 0};
+  c = (fpx__wgmma_config){128, 1, 1, 0, 0, 0};
   cr_assert_eq(fpx__wgmma_config_check(&key, &c), FPX_ERR_INVALID_ARGUMENT);
   cr_assert(strstr(fpx_last_error(), "stages 1") != NULL, "%s", fpx_last_error());
-  c = (fpx__wgmma_config){256, 8, 1, 0, 0}; /* 256 KB of ring */
+  c = (fpx__wgmma_config){256, 8, 1, 0, 0, 0}; /* 256 KB of ring */
   cr_assert_eq(fpx__wgmma_config_check(&key, &c), FPX_ERR_INVALID_ARGUMENT);
   cr_assert(strstr(fpx_last_error(), "shared memory") != NULL, "%s", fpx_last_error());
-  c = (fpx__wgmma_config){256, 7, 1, 0, 0};
+  c = (fpx__wgmma_config){256, 7, 1, 0, 0, 0};
   cr_assert_eq(fpx__wgmma_config_check(&key, &c), FPX_OK, "%s", fpx_last_error());
   key.group_size = 64;
   cr_assert_eq(fpx__wgmma_config_check(&key, &c), FPX_ERR_INVALID_ARGUMENT);
@@ -233,7 +258,7 @@ Test(wgmma_config, keys_the_family_cannot_compute_are_rejected) {
 
 Test(wgmma_config, launcher_rejects_a_missing_context) {
   fpx__wo_key key = {{3, 2}, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
-  fpx__wgmma_config cfg = {128, 4, 1, 0, 0};
+  fpx__wgmma_config cfg = {128, 4, 1, 0, 0, 0};
   fpx_gemm_args args = {sizeof args, NULL, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 1, 0, 0, NULL, 0, 0};
   cr_assert_eq(fpx__wgmma_gemm_launch(NULL, &key, &cfg, &args, NULL), FPX_ERR_INVALID_ARGUMENT);
   cr_assert(strstr(fpx_last_error(), "ctx is NULL") != NULL, "%s", fpx_last_error());

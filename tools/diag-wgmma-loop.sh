@@ -14,9 +14,9 @@ mkdir -p "$out"
 src="$out/instance.cu"
 cat > "$src" <<CU
 #include "wgmma_gemm.cuh"
-template __global__ void fpx::wgmma_gemm<$e, $m, $act, 1, 0, $tokens, $stages>(
+template __global__ void fpx::wgmma_gemm<$e, $m, $act, 1, 0, $tokens, $stages, 1>(
     const uint4 *, const __grid_constant__ fpx::wg::TensorMap, const float *, const float *,
-    void *, int, int, int, int, int, float4 *, unsigned *, int, int, const __grid_constant__ fpx::wg::TensorMap, int);
+    void *, int, int, int, int, int, float4 *, unsigned *, int, int, const __grid_constant__ fpx::wg::TensorMap);
 CU
 nvcc -arch=sm_90a -cubin -std=c++17 -Itemplates -Xptxas -v "$src" -o "$out/instance.cubin" \
   > "$out/ptxas.txt" 2>&1 || { echo "nvcc failed: $out/ptxas.txt"; exit 1; }

@@ -43,6 +43,7 @@ static int parse_item(const char *item, fpx__wgmma_config *out) {
   out->split_k = stream ? FPX_SPLIT_K_STREAM : (int)split;
   out->max_blocks = 0;
   out->raster = 0;
+  out->y_direct = 0;
   return 1;
 }
 

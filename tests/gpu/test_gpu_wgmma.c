@@ -443,7 +443,7 @@ static void sweep(const char *format, fpx_dtype x_dtype) {
         if ((int)((kn + mi) % 2) != (group != 0)) continue;
         host_x x;
         acts_make(x_dtype, 0, sweep_m[mi], k, &x);
-        fpx__wgmma_config cfg = {tokens[p % 3], stages[p % 5], splits[p % 4], 0, 0};
+        fpx__wgmma_config cfg = {tokens[p % 3], stages[p % 5], splits[p % 4], 0, 0, 0};
         if (group != 0 && cfg.tokens > 128) cfg.tokens = 128;
         const fpx_dtype out = p % 4 == 3 ? FPX_DTYPE_F32 : p % 8 == 5 ? FPX_DTYPE_F16 : FPX_DTYPE_BF16;
         run(&g, &w, &x, out, cfg);
@@ -499,17 +499,17 @@ static void run_cases(const small_case *cases, size_t count) {
  * and 3 over 2 or 3 column blocks; 256-token tiles over such K. */
 Test(gpu_wgmma, unaligned_shapes, .timeout = 600) {
   static const small_case cases[] = {
-      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 1, 1, 256, {64, 4, 1, 0, 0}},
-      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_F32, 0, 0, 77, 200, 330, {128, 3, 2, 0, 0}},
-      {"e2m1", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 64, 0, 300, 200, 520, {128, 4, 3, 0, 0}},
-      {"e4m3", FPX_DTYPE_BF16, FPX_DTYPE_F16, 0, 0, 257, 136, 8, {256, 2, 1, 0, 0}},
-      {"e3m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 77, 200, 332, {64, 5, 2, 0, 0}},
-      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_F32, 128, 0, 130, 1, 520, {128, 2, 3, 0, 0}},
+      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 1, 1, 256, {64, 4, 1, 0, 0, 0}},
+      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_F32, 0, 0, 77, 200, 330, {128, 3, 2, 0, 0, 0}},
+      {"e2m1", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 64, 0, 300, 200, 520, {128, 4, 3, 0, 0, 0}},
+      {"e4m3", FPX_DTYPE_BF16, FPX_DTYPE_F16, 0, 0, 257, 136, 8, {256, 2, 1, 0, 0, 0}},
+      {"e3m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 77, 200, 332, {64, 5, 2, 0, 0, 0}},
+      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_F32, 128, 0, 130, 1, 520, {128, 2, 3, 0, 0, 0}},
       /* 256-token tiles over short, unaligned K */
-      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 77, 200, 330, {256, 3, 2, 0, 0}},
-      {"e3m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 300, 200, 520, {256, 4, 1, 0, 0}},
-      {"e2m1", FPX_DTYPE_E4M3, FPX_DTYPE_F32, 0, 0, 257, 136, 528, {256, 2, 2, 0, 0}},
-      {"e2m3", FPX_DTYPE_F16, FPX_DTYPE_BF16, 0, 0, 513, 1000, 264, {256, 4, 1, 0, 0}},
+      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 77, 200, 330, {256, 3, 2, 0, 0, 0}},
+      {"e3m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 300, 200, 520, {256, 4, 1, 0, 0, 0}},
+      {"e2m1", FPX_DTYPE_E4M3, FPX_DTYPE_F32, 0, 0, 257, 136, 528, {256, 2, 2, 0, 0, 0}},
+      {"e2m3", FPX_DTYPE_F16, FPX_DTYPE_BF16, 0, 0, 513, 1000, 264, {256, 4, 1, 0, 0, 0}},
   };
   run_cases(cases, sizeof cases / sizeof cases[0]);
 }
@@ -523,12 +523,12 @@ Test(gpu_wgmma, unaligned_shapes, .timeout = 600) {
  * of run() must also agree bit for bit. */
 Test(gpu_wgmma, staged_epilogue_after_long_k, .timeout = 600) {
   static const small_case cases[] = {
-      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 512, 1024, 8192, {256, 6, 1, 0, 0}},
-      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 512, 1024, 8192, {256, 6, 1, 3, 0}},
-      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 512, 1024, 4096, {256, 6, 1, 5, 0}},
-      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 64, 2048, 8192, {64, 6, 1, 0, 0}},
-      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 512, 1024, 4096, {256, 3, 1, 0, 0}},
-      {"e2m1", FPX_DTYPE_BF16, FPX_DTYPE_F16, 0, 0, 200, 1000, 4104, {128, 6, 1, 4, 0}},
+      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 512, 1024, 8192, {256, 6, 1, 0, 0, 0}},
+      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 512, 1024, 8192, {256, 6, 1, 3, 0, 0}},
+      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 512, 1024, 4096, {256, 6, 1, 5, 0, 0}},
+      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 64, 2048, 8192, {64, 6, 1, 0, 0, 0}},
+      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 512, 1024, 4096, {256, 3, 1, 0, 0, 0}},
+      {"e2m1", FPX_DTYPE_BF16, FPX_DTYPE_F16, 0, 0, 200, 1000, 4104, {128, 6, 1, 4, 0, 0}},
   };
   run_cases(cases, sizeof cases / sizeof cases[0]);
 }
@@ -542,13 +542,13 @@ Test(gpu_wgmma, staged_epilogue_after_long_k, .timeout = 600) {
  * N, 256 tokens with the tile in its own room and over the ring. */
 Test(gpu_wgmma, few_blocks_many_units, .timeout = 600) {
   static const small_case cases[] = {
-      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 300, 520, 1000, {128, 4, 2, 3, 0}},
-      {"e2m1", FPX_DTYPE_BF16, FPX_DTYPE_F32, 0, 0, 130, 300, 520, {64, 3, 3, 2, 0}},
-      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 600, 256, 1024, {256, 6, 1, 2, 0}},
-      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 600, 256, 1024, {256, 4, 3, 4, 0}},
-      {"e3m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 64, 0, 200, 400, 768, {128, 5, 2, 1, 0}},
-      {"e2m2", FPX_DTYPE_F16, FPX_DTYPE_BF16, 0, 0, 513, 1000, 264, {256, 4, 1, 5, 0}},
-      {"e5m2", FPX_DTYPE_F16, FPX_DTYPE_F16, 128, 0, 100, 256, 1024, {64, 4, 4, 3, 0}},
+      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 300, 520, 1000, {128, 4, 2, 3, 0, 0}},
+      {"e2m1", FPX_DTYPE_BF16, FPX_DTYPE_F32, 0, 0, 130, 300, 520, {64, 3, 3, 2, 0, 0}},
+      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 600, 256, 1024, {256, 6, 1, 2, 0, 0}},
+      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 600, 256, 1024, {256, 4, 3, 4, 0, 0}},
+      {"e3m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 64, 0, 200, 400, 768, {128, 5, 2, 1, 0, 0}},
+      {"e2m2", FPX_DTYPE_F16, FPX_DTYPE_BF16, 0, 0, 513, 1000, 264, {256, 4, 1, 5, 0, 0}},
+      {"e5m2", FPX_DTYPE_F16, FPX_DTYPE_F16, 128, 0, 100, 256, 1024, {64, 4, 4, 3, 0, 0}},
   };
   run_cases(cases, sizeof cases / sizeof cases[0]);
 }
@@ -564,15 +564,15 @@ Test(gpu_wgmma, few_blocks_many_units, .timeout = 600) {
 #define SK FPX_SPLIT_K_STREAM
 Test(gpu_wgmma, stream_k, .timeout = 600) {
   static const small_case cases[] = {
-      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 300, 520, 1000, {128, 4, SK, 7, 0}},
-      {"e2m1", FPX_DTYPE_BF16, FPX_DTYPE_F32, 0, 0, 130, 300, 4104, {64, 3, SK, 0, 0}},
-      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 600, 256, 1024, {256, 4, SK, 5, 0}},
-      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 512, 1024, 4096, {256, 6, SK, 0, 0}},
-      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 64, 0, 200, 400, 768, {128, 5, SK, 4, 0}},
-      {"e5m2", FPX_DTYPE_F16, FPX_DTYPE_F16, 128, 0, 100, 256, 1024, {64, 4, SK, 3, 0}},
-      {"e2m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 256, 1024, 2048, {256, 4, SK, 8, 0}},
-      {"e2m3", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 1000, 1000, 520, {64, 4, SK, 5, 0}},
-      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 4096, 4096, 4096, {256, 4, SK, 0, 0}},
+      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 300, 520, 1000, {128, 4, SK, 7, 0, 0}},
+      {"e2m1", FPX_DTYPE_BF16, FPX_DTYPE_F32, 0, 0, 130, 300, 4104, {64, 3, SK, 0, 0, 0}},
+      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 600, 256, 1024, {256, 4, SK, 5, 0, 0}},
+      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 512, 1024, 4096, {256, 6, SK, 0, 0, 0}},
+      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 64, 0, 200, 400, 768, {128, 5, SK, 4, 0, 0}},
+      {"e5m2", FPX_DTYPE_F16, FPX_DTYPE_F16, 128, 0, 100, 256, 1024, {64, 4, SK, 3, 0, 0}},
+      {"e2m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 256, 1024, 2048, {256, 4, SK, 8, 0, 0}},
+      {"e2m3", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 1000, 1000, 520, {64, 4, SK, 5, 0, 0}},
+      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 4096, 4096, 4096, {256, 4, SK, 0, 0, 0}},
   };
   run_cases(cases, sizeof cases / sizeof cases[0]);
 }
@@ -586,12 +586,12 @@ Test(gpu_wgmma, stream_k, .timeout = 600) {
 #define SK FPX_SPLIT_K_STREAM
 Test(gpu_wgmma, tile_order_groups, .timeout = 600) {
   static const small_case cases[] = {
-      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 1000, 520, 512, {64, 4, 1, 7, 4}},
-      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 1000, 300, 1024, {64, 4, 2, 0, 16}},
-      {"e2m1", FPX_DTYPE_BF16, FPX_DTYPE_F32, 0, 0, 600, 1000, 768, {64, 3, 1, 5, 4}},
-      {"e3m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 1200, 1000, 520, {128, 4, SK, 0, 8}},
-      {"e2m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 64, 0, 600, 400, 1024, {64, 5, SK, 6, 4}},
-      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 2600, 1024, 512, {256, 4, 1, 0, 8}},
+      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0, 0, 1000, 520, 512, {64, 4, 1, 7, 4, 0}},
+      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 1000, 300, 1024, {64, 4, 2, 0, 16, 0}},
+      {"e2m1", FPX_DTYPE_BF16, FPX_DTYPE_F32, 0, 0, 600, 1000, 768, {64, 3, 1, 5, 4, 0}},
+      {"e3m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 1200, 1000, 520, {128, 4, SK, 0, 8, 0}},
+      {"e2m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 64, 0, 600, 400, 1024, {64, 5, SK, 6, 4, 0}},
+      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 0, 2600, 1024, 512, {256, 4, 1, 0, 8, 0}},
   };
   run_cases(cases, sizeof cases / sizeof cases[0]);
 }
@@ -601,14 +601,14 @@ Test(gpu_wgmma, tile_order_groups, .timeout = 600) {
  * activations (E4M3 x E5M2 and E5M2 x E5M2 wgmma), a per-tensor X scale. */
 Test(gpu_wgmma, other_activation_dtypes, .timeout = 600) {
   static const small_case cases[] = {
-      {"e3m2", FPX_DTYPE_F16, FPX_DTYPE_F16, 0, 0, 200, 1000, 1024, {128, 4, 1, 0, 0}},
-      {"e2m1", FPX_DTYPE_F16, FPX_DTYPE_BF16, 128, 0, 129, 520, 2048, {64, 6, 4, 0, 0}},
-      {"e5m2", FPX_DTYPE_F16, FPX_DTYPE_F32, 0, 0, 64, 256, 512, {256, 3, 2, 0, 0}},
-      {"e2m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 32, 0, 256, 384, 1024, {128, 4, 1, 0, 0}},
-      {"e2m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 1, 300, 256, 768, {256, 4, 3, 0, 0}},
-      {"e3m2", FPX_DTYPE_E5M2, FPX_DTYPE_BF16, 0, 0, 200, 512, 1024, {128, 4, 2, 0, 0}},
-      {"e5m2", FPX_DTYPE_E5M2, FPX_DTYPE_F32, 256, 0, 100, 256, 1024, {64, 4, 4, 0, 0}},
-      {"e5m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 1, 64, 256, 512, {64, 2, 1, 0, 0}},
+      {"e3m2", FPX_DTYPE_F16, FPX_DTYPE_F16, 0, 0, 200, 1000, 1024, {128, 4, 1, 0, 0, 0}},
+      {"e2m1", FPX_DTYPE_F16, FPX_DTYPE_BF16, 128, 0, 129, 520, 2048, {64, 6, 4, 0, 0, 0}},
+      {"e5m2", FPX_DTYPE_F16, FPX_DTYPE_F32, 0, 0, 64, 256, 512, {256, 3, 2, 0, 0, 0}},
+      {"e2m3", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 32, 0, 256, 384, 1024, {128, 4, 1, 0, 0, 0}},
+      {"e2m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 1, 300, 256, 768, {256, 4, 3, 0, 0, 0}},
+      {"e3m2", FPX_DTYPE_E5M2, FPX_DTYPE_BF16, 0, 0, 200, 512, 1024, {128, 4, 2, 0, 0, 0}},
+      {"e5m2", FPX_DTYPE_E5M2, FPX_DTYPE_F32, 256, 0, 100, 256, 1024, {64, 4, 4, 0, 0, 0}},
+      {"e5m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 0, 1, 64, 256, 512, {64, 2, 1, 0, 0, 0}},
   };
   run_cases(cases, sizeof cases / sizeof cases[0]);
 }
@@ -617,12 +617,12 @@ Test(gpu_wgmma, other_activation_dtypes, .timeout = 600) {
  * inside a group. */
 Test(gpu_wgmma, group_sizes, .timeout = 600) {
   static const small_case cases[] = {
-      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 32, 0, 130, 300, 1000, {128, 4, 2, 0, 0}},
-      {"e2m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 64, 0, 64, 300, 1000, {64, 3, 4, 0, 0}},
-      {"e2m3", FPX_DTYPE_BF16, FPX_DTYPE_F32, 256, 0, 200, 300, 1000, {128, 5, 3, 0, 0}},
-      {"e3m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 32, 0, 130, 300, 1000, {128, 4, 1, 0, 0}},
-      {"e2m1", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 64, 0, 64, 300, 1000, {64, 3, 2, 0, 0}},
-      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_F32, 256, 0, 200, 300, 1000, {128, 5, 4, 0, 0}},
+      {"e3m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 32, 0, 130, 300, 1000, {128, 4, 2, 0, 0, 0}},
+      {"e2m2", FPX_DTYPE_BF16, FPX_DTYPE_BF16, 64, 0, 64, 300, 1000, {64, 3, 4, 0, 0, 0}},
+      {"e2m3", FPX_DTYPE_BF16, FPX_DTYPE_F32, 256, 0, 200, 300, 1000, {128, 5, 3, 0, 0, 0}},
+      {"e3m2", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 32, 0, 130, 300, 1000, {128, 4, 1, 0, 0, 0}},
+      {"e2m1", FPX_DTYPE_E4M3, FPX_DTYPE_BF16, 64, 0, 64, 300, 1000, {64, 3, 2, 0, 0, 0}},
+      {"e4m3", FPX_DTYPE_E4M3, FPX_DTYPE_F32, 256, 0, 200, 300, 1000, {128, 5, 4, 0, 0, 0}},
   };
   run_cases(cases, sizeof cases / sizeof cases[0]);
 }
@@ -638,14 +638,14 @@ Test(gpu_wgmma, launcher_checks_name_the_bad_value) {
   CU_OK(g, cuMemAlloc(&dx, 64 * 256 * 2 + 16));
   CU_OK(g, cuMemAlloc(&dy, 64 * 64 * 4));
   const fpx__wo_key key = {w.format, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
-  const fpx__wgmma_config cfg = {128, 4, 1, 0, 0};
+  const fpx__wgmma_config cfg = {128, 4, 1, 0, 0, 0};
   fpx_gemm_args a = {sizeof a, w.dev, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 64, dx, dy, NULL, 0, 0};
   cr_assert_eq(fpx__ctx_enter(g.ctx), FPX_OK);
 
-  fpx__wgmma_config bad_cfg = {96, 4, 1, 0, 0};
+  fpx__wgmma_config bad_cfg = {96, 4, 1, 0, 0, 0};
   cr_assert_eq(fpx__wgmma_gemm_launch(g.ctx, &key, &bad_cfg, &a, NULL), FPX_ERR_INVALID_ARGUMENT);
   cr_assert(strstr(fpx_last_error(), "tokens 96") != NULL, "%s", fpx_last_error());
-  bad_cfg = (fpx__wgmma_config){128, 4, 65, 0, 0};
+  bad_cfg = (fpx__wgmma_config){128, 4, 65, 0, 0, 0};
   cr_assert_eq(fpx__wgmma_gemm_launch(g.ctx, &key, &bad_cfg, &a, NULL), FPX_ERR_INVALID_ARGUMENT);
   cr_assert(strstr(fpx_last_error(), "split_k 65") != NULL, "%s", fpx_last_error());
 
@@ -696,7 +696,7 @@ Test(gpu_wgmma, other_gpus_get_unsupported_device) {
   host_w w;
   weights_make(&g, parse("e3m2"), 0, 16, 256, &w);
   const fpx__wo_key key = {w.format, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 0};
-  const fpx__wgmma_config cfg = {64, 4, 1, 0, 0};
+  const fpx__wgmma_config cfg = {64, 4, 1, 0, 0, 0};
   fpx_gemm_args a = {sizeof a, w.dev, FPX_DTYPE_BF16, FPX_DTYPE_BF16, 1, 16, 16, NULL, 0, 0};
   cr_assert_eq(fpx__wgmma_gemm_launch(g.ctx, &key, &cfg, &a, NULL), FPX_ERR_UNSUPPORTED_DEVICE);
   cr_assert(strstr(fpx_last_error(), g.ctx->info.arch) != NULL, "%s", fpx_last_error());
