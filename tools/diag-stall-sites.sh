@@ -3,13 +3,15 @@
 # with bundle/: ncu's sampled warp stalls per SASS instruction of the first
 # wgmma GEMM launch of `fpx-tune bench` with the given arguments (default
 # W8A8 on 8b o at M = 8192), as CSV (OUT/source.csv), and a summary of the
-# instructions with the most samples (OUT/top.txt).
+# instructions with the most samples (OUT/top.txt). NCU_SKIP=N profiles the
+# N+1st wgmma GEMM launch instead (e.g. 5 for the first --wgmma row's check
+# launch after fpx_gemm's 3 warm-ups, 1 timed call and the reference call).
 set -u
 out=${1:?usage: tools/diag-stall-sites.sh OUT [bench arguments]}
 shift
 [ $# -gt 0 ] || set -- --family w8a8 --shape 4096,4096 --m 8192 --iters 1
 mkdir -p "$out"
-ncu --clock-control none -k regex:wgmma_gemm -c 1 --section SourceCounters --section WarpStateStats \
+ncu --clock-control none -k regex:wgmma_gemm --launch-skip "${NCU_SKIP:-0}" -c 1 --section SourceCounters --section WarpStateStats \
   --import-source no -f -o "$out/report" bundle/run fpx-tune bench "$@" > "$out/ncu.log" 2>&1
 echo "ncu rc=$?"
 ncu -i "$out/report.ncu-rep" --page source --print-source sass --csv > "$out/source.csv" 2> "$out/source.err"
