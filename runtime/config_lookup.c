@@ -89,6 +89,7 @@ void fpx__cache_key_for(const fpx_device_info *info, const fpx__wo_key *key, siz
 typedef struct shipped_search {
   const fpx__cache_key *want;
   int best_distance; /* |log2 bucket difference| * 2, +1 for the larger of a tie */
+  int64_t best_tuned_at;
   fpx_wo_config config;
 } shipped_search;
 
@@ -110,8 +111,12 @@ static int shipped_visit(const fpx__cache_winner *w, void *user) {
       a->group_size != b->group_size || a->n != b->n || a->k != b->k)
     return 0;
   int d = 2 * abs(log2i(a->m_bucket) - log2i(b->m_bucket)) + (a->m_bucket > b->m_bucket);
-  if (s->best_distance < 0 || d < s->best_distance) {
+  /* the same key tuned again by a later library (another templates hash)
+   * is a second entry: the newer measurement wins */
+  if (s->best_distance < 0 || d < s->best_distance ||
+      (d == s->best_distance && (int64_t)w->tuned_at > s->best_tuned_at)) {
     s->best_distance = d;
+    s->best_tuned_at = (int64_t)w->tuned_at;
     s->config = w->config;
   }
   return 0;
@@ -154,7 +159,7 @@ static fpx__config_source lookup(fpx_ctx *ctx, const fpx__wo_key *key, size_t m,
     *out = w.config;
     return FPX__SRC_USER_EXACT;
   }
-  shipped_search s = {&ck, -1, {0}};
+  shipped_search s = {&ck, -1, 0, {0}};
   if (ctx->shipped_db != NULL && fpx__cache_list_winners(ctx->shipped_db, shipped_visit, &s) != FPX_OK)
     s.best_distance = -1;
   if (s.best_distance >= 0 && !usable(ctx, &s.config)) s.best_distance = -1;

@@ -131,6 +131,38 @@ Test(config_lookup, exact_bucket_before_nearest_across_databases) {
   free_ctx(ctx);
 }
 
+/* A shipped key tuned again by a later library is a second entry (another
+ * templates hash): the newer one (tuned_at) is used, whichever comes first. */
+static void put_shipped(fpx_ctx *ctx, const char *hash, int64_t tuned_at, fpx_wo_config c) {
+  fpx__cache_winner w;
+  memset(&w, 0, sizeof w);
+  fpx__cache_key_for(&ctx->info, &key, 4096, 4096, 512, &w.key);
+  snprintf(w.key.fpx_hash, sizeof w.key.fpx_hash, "%s", hash);
+  w.config = c;
+  w.time_us = 10;
+  w.check_tolerance = 1;
+  w.tuned_at = tuned_at;
+  snprintf(w.candidates_checksum, sizeof w.candidates_checksum, "0");
+  cr_assert_eq(fpx__cache_put_winner(ctx->shipped_db, &w), FPX_OK, "%s", fpx_last_error());
+}
+
+Test(config_lookup, shipped_key_tuned_twice_takes_the_newer_entry) {
+  const fpx_wo_config older = {1, 4, 1, 2, 0, 0, 0}, newer = {2, 2, 2, 3, 0, 0, 0};
+  for (int newer_first = 0; newer_first < 2; newer_first++) {
+    fpx_ctx *ctx = fake_ctx(NULL);
+    if (ctx->shipped_db != NULL) fpx__cache_close(ctx->shipped_db);
+    cr_assert_eq(fpx__cache_open(":memory:", 0, &ctx->shipped_db), FPX_OK);
+    if (newer_first) put_shipped(ctx, "bbbb", 2000, newer);
+    put_shipped(ctx, "aaaa", 1000, older);
+    if (!newer_first) put_shipped(ctx, "bbbb", 2000, newer);
+    fpx_wo_config c;
+    cr_assert_eq(fpx__ctx_resolve_config(ctx, &key, 512, 4096, 4096, &c), FPX_OK);
+    cr_assert(fpx__wo_config_equal(&c, &newer), "newer entry %s: took %d/%d/%d/%d",
+              newer_first ? "first" : "second", c.warps_n, c.warps_k, c.m_tiles, c.split_k);
+    free_ctx(ctx);
+  }
+}
+
 Test(config_lookup, a_different_gpu_or_driver_does_not_match) {
   fpx_ctx *ctx = fake_ctx(db_file);
   put(ctx, ctx->user_db, 1, (fpx_wo_config){1, 4, 1, 5, 0, 0, 0});

@@ -19,9 +19,9 @@
 #   KEYS="--format e3m2 --act e4m3" M_SMALL= M_LARGE=512,2048,8192 LARGE_M_S=120 tools/ship-sweep.sh OUTDIR
 # Its W4A8 keys (e2m1 weights, E4M3 activations):
 #   KEYS="--format e2m1 --act e4m3" SMALL_BUDGET_S=3 SMALL_M_S=190 LARGE_M_S=150 tools/ship-sweep.sh OUTDIR
-# A key tuned again gets a second entry (the templates' hash differs);
-# keep the newer one (tuned_at) before shipping: the shipped lookup takes
-# the first entry it finds for a key.
+# A key tuned again gets a second entry (the templates' hash differs); the
+# shipped lookup uses the newer one (tuned_at), and the shipped file keeps
+# only that one.
 set -u
 out=${1:?usage: tools/ship-sweep.sh OUTDIR [DB]}
 db=${2:-$out/fpx.db}
