@@ -144,6 +144,10 @@ size_t fpx__wgmma_partial_bytes(const fpx__wgmma_config *c, size_t n) {
   return (size_t)c->split_k * row_tiles * tile_partial_bytes(c);
 }
 
+int fpx__wgmma_y_direct(const fpx__wgmma_config *c, size_t n, uint64_t y) {
+  return c->y_direct || n % 8 != 0 || y % 16 != 0;
+}
+
 /* the instance's YTMA: 16-bit Y through TMA stores */
 static int y_tma(const fpx__wo_key *key, const fpx__wgmma_config *c) {
   return key->y_dtype != FPX_DTYPE_F32 && !c->y_direct;

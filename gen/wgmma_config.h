@@ -102,6 +102,11 @@ size_t fpx__wgmma_partial_bytes(const fpx__wgmma_config *config, size_t n);
  * is taken instead of either rule, rounded the same way. */
 int fpx__wgmma_raster(const fpx__wgmma_config *config, int weight_bits, int x_bytes, size_t blocks,
                       size_t n, size_t m);
+/* Whether a launch stores 16-bit Y from registers (1) rather than through
+ * the staged tile and TMA stores (0): config->y_direct, or where TMA cannot
+ * store Y, n % 8 != 0 (rows not a multiple of 16 bytes apart) or y not
+ * 16-byte aligned. y: Y's device address. */
+int fpx__wgmma_y_direct(const fpx__wgmma_config *config, size_t n, uint64_t y);
 /* Bytes of stream-K partials of a launch of `blocks` blocks: two tiles of
  * tokens x 128 floats per block (a block shares at most two tiles with
  * others); 0 unless split_k is FPX_SPLIT_K_STREAM. */

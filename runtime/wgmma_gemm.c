@@ -132,7 +132,7 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
   /* 16-bit Y through TMA stores where the rows allow them (each chunk of
    * tokens below starts n x 2 x a multiple of 8 bytes further) */
   fpx__wgmma_config inst = *cfg;
-  inst.y_direct = cfg->y_direct || w->n % 8 != 0 || args->y % 16 != 0;
+  inst.y_direct = fpx__wgmma_y_direct(cfg, w->n, (uint64_t)args->y);
   cfg = &inst;
   /* the name expressions are only needed to compile: built on a miss */
   const uint64_t gemm_id = fpx__wgmma_gemm_id(key, cfg);

@@ -100,6 +100,21 @@ Test(kernel_family, wgmma_split_k_in_text_equality_and_ids) {
  * sqrt(blocks x 128 x weight bytes / (tokens x X bytes)), to the nearest
  * power of two in ratio, within 1 .. the launch's token tiles; 1 for
  * stream-K without whole tiles; an explicit raster rounded the same way. */
+/* 16-bit Y through TMA stores only where TMA can store it; each chunk of
+ * tokens starts n x 2 x (a multiple of 64) bytes after Y, so the check of
+ * Y's own address covers them all */
+Test(kernel_family, wgmma_y_direct_where_tma_cannot_store_y) {
+  fpx__wgmma_config c = {256, 4, 1, 0, 0, 0};
+  cr_assert_eq(fpx__wgmma_y_direct(&c, 4096, 0x7f0000000000ull), 0);
+  cr_assert_eq(fpx__wgmma_y_direct(&c, 8, 0x7f0000000010ull), 0);
+  cr_assert_eq(fpx__wgmma_y_direct(&c, 4100, 0x7f0000000000ull), 1); /* rows 8200 bytes apart */
+  cr_assert_eq(fpx__wgmma_y_direct(&c, 1, 0x7f0000000000ull), 1);
+  cr_assert_eq(fpx__wgmma_y_direct(&c, 4096, 0x7f0000000008ull), 1); /* 8-byte aligned only */
+  cr_assert_eq(fpx__wgmma_y_direct(&c, 4096, 0x7f0000000002ull), 1);
+  c.y_direct = 1;
+  cr_assert_eq(fpx__wgmma_y_direct(&c, 4096, 0x7f0000000000ull), 1);
+}
+
 Test(kernel_family, wgmma_raster_balances_weight_and_x_traffic) {
   fpx__wgmma_config c = {256, 4, 1, 0, 0, 0};
   cr_assert_eq(fpx__wgmma_raster(&c, 8, 1, 132, 4096, 8192), 8); /* W8A8: sqrt(66) = 8.1 */
