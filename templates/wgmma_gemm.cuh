@@ -257,11 +257,16 @@ __device__ __forceinline__ fpx_u32 bytes_0202(fpx_u32 lo, fpx_u32 hi) {
  * block may have (epilogue_tile_bytes is 0 where it does not: the tile
  * then overlays the ring), then a full and an empty barrier per stage. */
 constexpr int SMEM_LIMIT = 227 * 1024;
+/* a token's 128 rows of 16-bit Y in the epilogue's tile
+ * (FPX__WGMMA_TILE_ROW_BYTES) */
+constexpr int Y_TILE_ROW_BYTES = 128 * 2;
 __device__ __host__ constexpr int ring_smem_bytes(int tokens, int stages) {
   return stages * tokens * 128 + 16 * stages + 1024;
 }
 __device__ __host__ constexpr int epilogue_tile_bytes(int tokens, int stages) {
-  return ring_smem_bytes(tokens, stages) + tokens * 256 <= SMEM_LIMIT ? tokens * 256 : 0;
+  return ring_smem_bytes(tokens, stages) + tokens * Y_TILE_ROW_BYTES <= SMEM_LIMIT
+             ? tokens * Y_TILE_ROW_BYTES
+             : 0;
 }
 
 /* Tile t of a launch -> its 128-row block (x) and token tile (y), for
@@ -276,7 +281,7 @@ __device__ __host__ constexpr int epilogue_tile_bytes(int tokens, int stages) {
  * rest, and raster_log2 0, go row blocks fastest. One division, by
  * tiles_x, as the plain order takes, and the test against a kernel
  * parameter: this runs beside live accumulators, where testing against
- * a derived value made the 256-token instances spill 100-170 bytes. A
+ * a derived value made the 256-token instances spill 76-172 bytes. A
  * bijection of 0 .. tiles_x * tiles_y - 1
  * (tools/check-stream-k-schedule.py). */
 struct TileXY {
@@ -444,15 +449,6 @@ __device__ __forceinline__ void stmatrix_x4_trans(fpx_u32 addr, const fpx_u32 (&
   asm volatile("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1, %2, %3, %4};" ::"r"(addr),
                "r"(r[0]), "r"(r[1]), "r"(r[2]), "r"(r[3])
                : "memory");
-}
-
-__device__ __forceinline__ uint4 ld_shared_v4(fpx_u32 addr) {
-  uint4 v;
-  asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "r"(addr)
-               : "memory");
-  return v;
 }
 
 /* Shared memory matrix descriptor of a K-major operand with 128-byte
@@ -652,10 +648,9 @@ __global__ void __launch_bounds__(384, 1)
   const fpx_u32 smem = (smem_addr(smem_raw) + 1023u) & ~1023u;
   /* the epilogue's [token][row] tile: after the ring where the launch
    * reserved room for it (epilogue_tile_bytes), else over the X ring */
-  constexpr int TILE_ROW_BYTES = 128 * 2; /* a token's 128 rows of 16-bit Y */
   constexpr bool OWN_TILE = epilogue_tile_bytes(TOKENS, STAGES) > 0;
   const fpx_u32 own_tile = smem + STAGES * STAGE_BYTES;
-  const fpx_u32 full_bar = own_tile + (OWN_TILE ? TOKENS * TILE_ROW_BYTES : 0),
+  const fpx_u32 full_bar = own_tile + (OWN_TILE ? TOKENS * Y_TILE_ROW_BYTES : 0),
                 empty_bar = full_bar + 8 * STAGES;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   /* whole 256-column blocks: stages past K are zero-filled rather than
@@ -1017,7 +1012,7 @@ __global__ void __launch_bounds__(384, 1)
      * unit's stages). Otherwise, and for f32 Y, the lanes store their
      * values directly. */
     constexpr bool STAGED =
-        OUT != 2 && (OWN_TILE || TOKENS * TILE_ROW_BYTES <= STAGES * STAGE_BYTES);
+        OUT != 2 && (OWN_TILE || TOKENS * Y_TILE_ROW_BYTES <= STAGES * STAGE_BYTES);
     if (STAGED && Y_TMA && (OWN_TILE || last_unit)) {
       const fpx_u32 tile = OWN_TILE ? own_tile : smem;
       /* FP8 X: the unit's per-token scales, one load per thread into
@@ -1039,9 +1034,10 @@ __global__ void __launch_bounds__(384, 1)
       const int mi = lane >> 3, mrow = lane & 7; /* the stored matrix and row this lane addresses */
       /* The tile: two [TOKENS][64 rows] halves of 128-byte rows in the
        * TMA's 128-byte swizzle, 16-byte chunk c of token t at c ^ (t % 8)
-       * (which also keeps the stmatrix stores conflict-free). The lane's row of its matrix is token 8 (j0 + (mi >> 1)) +
-       * mrow, chunk 2 (cw % 4) + (mi & 1) of half cw / 4; t % 8 is mrow;
-       * per j0, 8 tokens further. */
+       * (which also keeps the stmatrix stores conflict-free). The lane's
+       * row of its matrix is token 8 (j0 + (mi >> 1)) + mrow, chunk
+       * 2 (cw % 4) + (mi & 1) of half cw / 4; t % 8 is mrow; per j0, 8
+       * tokens further. */
       const int chunk = (cw & 3) * 2 + (mi & 1);
       const fpx_u32 lane_tile =
           tile + (cw >> 2) * (TOKENS * 128) + (8 * (mi >> 1) + mrow) * 128 + ((chunk ^ mrow) << 4);
