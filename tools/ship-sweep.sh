@@ -17,8 +17,12 @@
 #   KEYS="--format e3m2 --act e4m3" SMALL_BUDGET_S=3 SMALL_M_S=190 LARGE_M_S=150 tools/ship-sweep.sh OUTDIR
 # then retuned at M = 512, 2048, 8192 with the TMA-store build:
 #   KEYS="--format e3m2 --act e4m3" M_SMALL= M_LARGE=512,2048,8192 LARGE_M_S=120 tools/ship-sweep.sh OUTDIR
-# Its W4A8 keys (e2m1 weights, E4M3 activations):
+# Its W4A8 keys (e2m1 weights, E4M3 activations) and W5A8 keys (e2m2):
 #   KEYS="--format e2m1 --act e4m3" SMALL_BUDGET_S=3 SMALL_M_S=190 LARGE_M_S=150 tools/ship-sweep.sh OUTDIR
+#   KEYS="--format e2m2 --act e4m3" SMALL_BUDGET_S=3 SMALL_M_S=190 LARGE_M_S=150 tools/ship-sweep.sh OUTDIR
+# The keys those sweeps did not reach in their time, with fpx-tune tune
+# itself (--budget-s 4 --reps 3): W8A8 --shape 57344,8192 --shape 8192,28672
+# --m 1024,4096,8192; W6A8 --shape 8192,28672 --m 512,2048,8192.
 # A key tuned again gets a second entry (the templates' hash differs); the
 # shipped lookup uses the newer one (tuned_at), and the shipped file keeps
 # only that one.
