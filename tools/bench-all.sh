@@ -5,8 +5,8 @@
 # cuBLASLt FP8, W6A8, W5A8 and W4A8 (e3m2, e2m2 and e2m1 weights, E4M3
 # activations), the GPU activation quantizer, and fixed wgmma
 # configurations against fpx_gemm's own choice. FPX_BENCH_ITERS sets the
-# timed calls per point (default 30). Writes OUT/<run>.log and OUT/<run>.csv, then the summary
-# tables of tools/bench-report.py.
+# timed calls per point (default 30). Writes OUT/<run>.log and
+# OUT/<run>.csv, then the summary tables of tools/bench-report.py.
 set -u
 out=${1:?usage: tools/bench-all.sh OUT}
 mkdir -p "$out"

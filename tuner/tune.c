@@ -450,8 +450,8 @@ static void tally(fpx__tune_result *r, const tune_job *j, const fpx__sandbox_res
      * run, a key's first, follows the reference's CPU work with the GPU
      * idle, and at large M came out up to 1.16x slower than the same
      * configuration timed later) */
-    if (fpx__wo_config_equal(&j->config, &r->heuristic) && (r->heuristic_us < 0 || res->value < r->heuristic_us))
-      r->heuristic_us = res->value;
+    const int untuned = fpx__wo_config_equal(&j->config, &r->heuristic);
+    if (untuned && (r->heuristic_us < 0 || res->value < r->heuristic_us)) r->heuristic_us = res->value;
   } else if (res->state == FPX__JOB_FAILED && res->code == 2) {
     r->measured--;
     r->skipped++;
