@@ -148,8 +148,7 @@ int fpx__wgmma_y_direct(const fpx__wgmma_config *c, size_t n, uint64_t y) {
   return c->y_direct || n % 8 != 0 || y % 16 != 0;
 }
 
-/* the instance's YTMA: 16-bit Y through TMA stores */
-static int y_tma(const fpx__wo_key *key, const fpx__wgmma_config *c) {
+int fpx__wgmma_y_tma(const fpx__wo_key *key, const fpx__wgmma_config *c) {
   return key->y_dtype != FPX_DTYPE_F32 && !c->y_direct;
 }
 
@@ -157,7 +156,7 @@ void fpx__wgmma_gemm_name(const fpx__wo_key *key, const fpx__wgmma_config *c,
                           char out[FPX__NAME_EXPR_MAX]) {
   snprintf(out, FPX__NAME_EXPR_MAX, "fpx::wgmma_gemm<%d,%d,%d,%d,%d,%d,%d,%d>", key->format.exp_bits,
            key->format.man_bits, x_code(key->x_dtype), y_code(key->y_dtype), key->group_size,
-           c->tokens, c->stages, y_tma(key, c));
+           c->tokens, c->stages, fpx__wgmma_y_tma(key, c));
 }
 
 /* Field packing: 4 bits E, 4 bits M, 2 + 2 bits dtypes, 9 bits group, 3 bits
@@ -166,7 +165,7 @@ uint64_t fpx__wgmma_gemm_id(const fpx__wo_key *key, const fpx__wgmma_config *c) 
   return (uint64_t)key->format.exp_bits | (uint64_t)key->format.man_bits << 4 |
          (uint64_t)x_code(key->x_dtype) << 8 | (uint64_t)y_code(key->y_dtype) << 10 |
          (uint64_t)key->group_size << 12 | (uint64_t)(c->tokens / 64) << 21 |
-         (uint64_t)c->stages << 24 | (uint64_t)y_tma(key, c) << 28 | (uint64_t)5 << 40;
+         (uint64_t)c->stages << 24 | (uint64_t)fpx__wgmma_y_tma(key, c) << 28 | (uint64_t)5 << 40;
 }
 
 static int x_bytes(fpx_dtype d) { return d == FPX_DTYPE_E4M3 || d == FPX_DTYPE_E5M2 ? 1 : 2; }

@@ -107,6 +107,9 @@ int fpx__wgmma_raster(const fpx__wgmma_config *config, int weight_bits, int x_by
  * store Y, n % 8 != 0 (rows not a multiple of 16 bytes apart) or y not
  * 16-byte aligned. y: Y's device address. */
 int fpx__wgmma_y_direct(const fpx__wgmma_config *config, size_t n, uint64_t y);
+/* The instance's YTMA: 1 where 16-bit Y leaves through TMA stores (y_dtype
+ * not f32, config->y_direct 0); the launch then passes Y's tensor map. */
+int fpx__wgmma_y_tma(const fpx__wo_key *key, const fpx__wgmma_config *config);
 /* Bytes of stream-K partials of a launch of `blocks` blocks: two tiles of
  * tokens x 128 floats per block (a block shares at most two tiles with
  * others); 0 unless split_k is FPX_SPLIT_K_STREAM. */

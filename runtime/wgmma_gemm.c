@@ -212,7 +212,7 @@ fpx_status fpx__wgmma_gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key,
     CUdeviceptr y = args->y + m0 * w->n * y_size;
     CUtensorMap y_map;
     memset(&y_map, 0, sizeof y_map);
-    if (y_size == 2 && !cfg->y_direct) FPX_TRY(encode_y_map(ctx, y, rows, w->n, cfg->tokens, &y_map));
+    if (fpx__wgmma_y_tma(key, cfg)) FPX_TRY(encode_y_map(ctx, y, rows, w->n, cfg->tokens, &y_map));
     CUdeviceptr x_scales = !fp8 ? 0 : args->x_scales + (per_tensor ? 0 : m0 * sizeof(float));
     /* no more blocks than units (or stream-K iterations): none is idle */
     const int token_tiles = (int)((rows + tokens - 1) / tokens);
