@@ -123,14 +123,13 @@ static int child_job(void *user, size_t index, double *out_value, double *out_au
     CUfunction fn = fpx__ctx_kernel_find(c->ctx, fpx__wo_gemm_id(&key, &cfg));
     const fpx_weights *w = c->args.weights;
     int m = (int)c->args.m, n = (int)w->n, k = (int)w->k;
+    /* the kernel's parameters as runtime/gemm.c passes them: 16-bit X (the
+     * command takes no other), so no X scales; split-K 1, so no partials
+     * and no counters */
     CUdeviceptr none = 0;
-    /* the kernel's parameters as runtime/gemm.c passes them (split-K 1: no
-     * partials, no counters) */
-    const int fp8_x = c->args.x_dtype == FPX_DTYPE_E4M3 || c->args.x_dtype == FPX_DTYPE_E5M2;
-    CUdeviceptr x_scales = fp8_x ? (CUdeviceptr)c->args.x_scales : 0;
-    int x_scale_stride = fp8_x && !c->args.x_scale_per_tensor ? 1 : 0;
-    void *params[] = {(void *)&w->packed, (void *)&c->args.x, (void *)&w->scales, &x_scales,
-                      &x_scale_stride, (void *)&c->args.y, &none, &none, &m, &n, &k};
+    int no_stride = 0;
+    void *params[] = {(void *)&w->packed, (void *)&c->args.x, (void *)&w->scales, &none, &no_stride,
+                      (void *)&c->args.y, &none, &none, &m, &n, &k};
     const unsigned gx = (unsigned)(((w->n + 15) / 16 + cfg.warps_n - 1) / cfg.warps_n);
     const unsigned gy = (unsigned)((c->args.m + 8 * cfg.m_tiles - 1) / (8 * cfg.m_tiles));
     const unsigned threads = 32u * cfg.warps_n * cfg.warps_k;
