@@ -126,6 +126,21 @@ void fpx__cache_key_for(const fpx_device_info *info, const fpx__wo_key *key, siz
  * launching it (the tuner warms kernels from several threads). */
 fpx_status fpx__ctx_prepare_gemm(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_config *config);
 
+/* The launch of an mma.sync (kernel 0) GEMM instance: grid, block and the
+ * kernel's parameters, in the one order weight_only_gemm takes them.
+ * params points into the struct itself (and into args and its weights):
+ * fill it in place with fpx__wo_launch_init and do not copy it. partials
+ * and counters start at 0 (split-K 1); a split-K launch sets them from the
+ * workspace before launching. */
+typedef struct fpx__wo_launch {
+  CUdeviceptr x_scales, partials, counters;
+  int x_scale_stride, m, n, k;
+  unsigned grid_x, grid_y, threads;
+  void *params[11];
+} fpx__wo_launch;
+void fpx__wo_launch_init(fpx__wo_launch *l, const fpx__wo_key *key, const fpx_wo_config *config,
+                         const fpx_gemm_args *args);
+
 /* Launches the GEMM of (key, config) on stream (compiling on first use). */
 fpx_status fpx__gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_config *config,
                             const fpx_gemm_args *args, CUstream stream);

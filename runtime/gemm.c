@@ -140,6 +140,25 @@ fail:
   return st;
 }
 
+void fpx__wo_launch_init(fpx__wo_launch *l, const fpx__wo_key *key, const fpx_wo_config *cfg,
+                         const fpx_gemm_args *args) {
+  const fpx_weights *w = args->weights;
+  const int fp8_x = key->x_dtype == FPX_DTYPE_E4M3 || key->x_dtype == FPX_DTYPE_E5M2;
+  l->x_scales = fp8_x ? (CUdeviceptr)args->x_scales : 0;
+  l->x_scale_stride = fp8_x && !args->x_scale_per_tensor ? 1 : 0;
+  l->partials = l->counters = 0;
+  l->m = (int)args->m;
+  l->n = (int)w->n;
+  l->k = (int)w->k;
+  l->grid_x = (unsigned)(((w->n + 15) / 16 + cfg->warps_n - 1) / cfg->warps_n);
+  l->grid_y = (unsigned)((args->m + 8 * cfg->m_tiles - 1) / (8 * cfg->m_tiles));
+  l->threads = 32u * cfg->warps_n * cfg->warps_k;
+  void *params[] = {(void *)&w->packed, (void *)&args->x,  (void *)&w->scales, &l->x_scales,
+                    &l->x_scale_stride, (void *)&args->y, &l->partials,       &l->counters,
+                    &l->m,              &l->n,            &l->k};
+  memcpy(l->params, params, sizeof params);
+}
+
 fpx_status fpx__gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_config *cfg,
                             const fpx_gemm_args *args, CUstream stream) {
   fpx_status st = FPX_OK;
@@ -161,24 +180,15 @@ fpx_status fpx__gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_c
     fpx__wo_gemm_name(key, cfg, name);
     FPX_TRY(fpx__ctx_kernel(ctx, id, FPX__TEMPLATE_WEIGHT_ONLY, name, &fn));
   }
-  const size_t n_tiles = (w->n + 15) / 16;
-  const unsigned grid_x = (unsigned)((n_tiles + cfg->warps_n - 1) / cfg->warps_n);
-  const unsigned grid_y = (unsigned)((args->m + 8 * cfg->m_tiles - 1) / (8 * cfg->m_tiles));
+  fpx__wo_launch l;
+  fpx__wo_launch_init(&l, key, cfg, args);
   const size_t k_blocks = (w->k + 255) / 256;
   unsigned split = (unsigned)cfg->split_k;
   if (split > k_blocks) split = (unsigned)k_blocks;
-  CUdeviceptr partials = 0, counters = 0;
   if (split > 1)
     FPX_TRY(fpx__ctx_workspace(ctx, stream, (size_t)split * args->m * w->n * sizeof(float),
-                               (size_t)grid_x * grid_y, &partials, &counters));
-  int m = (int)args->m, n = (int)w->n, k = (int)w->k;
-  const int fp8_x = key->x_dtype == FPX_DTYPE_E4M3 || key->x_dtype == FPX_DTYPE_E5M2;
-  CUdeviceptr x_scales = fp8_x ? (CUdeviceptr)args->x_scales : 0;
-  int x_scale_stride = fp8_x && !args->x_scale_per_tensor ? 1 : 0;
-  void *params[] = {(void *)&w->packed, (void *)&args->x, (void *)&w->scales, &x_scales,
-                    &x_scale_stride, (void *)&args->y, &partials, &counters, &m, &n, &k};
-  FPX_CU(ctx->cu, cuLaunchKernel(fn, grid_x, grid_y, split, 32u * cfg->warps_n * cfg->warps_k, 1, 1,
-                                 0, stream, params, NULL));
+                               (size_t)l.grid_x * l.grid_y, &l.partials, &l.counters));
+  FPX_CU(ctx->cu, cuLaunchKernel(fn, l.grid_x, l.grid_y, split, l.threads, 1, 1, 0, stream, l.params, NULL));
 fail:
   return st;
 }

@@ -121,25 +121,20 @@ static int child_job(void *user, size_t index, double *out_value, double *out_au
                              c->args.weights->group_size};
     if (fpx__ctx_prepare_gemm(c->ctx, &key, &cfg) != FPX_OK) return 1;
     CUfunction fn = fpx__ctx_kernel_find(c->ctx, fpx__wo_gemm_id(&key, &cfg));
-    const fpx_weights *w = c->args.weights;
-    int m = (int)c->args.m, n = (int)w->n, k = (int)w->k;
-    /* the kernel's parameters as runtime/gemm.c passes them: 16-bit X (the
-     * command takes no other), so no X scales; split-K 1, so no partials
-     * and no counters */
-    CUdeviceptr none = 0;
-    int no_stride = 0;
-    void *params[] = {(void *)&w->packed, (void *)&c->args.x, (void *)&w->scales, &none, &no_stride,
-                      (void *)&c->args.y, &none, &none, &m, &n, &k};
-    const unsigned gx = (unsigned)(((w->n + 15) / 16 + cfg.warps_n - 1) / cfg.warps_n);
-    const unsigned gy = (unsigned)((c->args.m + 8 * cfg.m_tiles - 1) / (8 * cfg.m_tiles));
-    const unsigned threads = 32u * cfg.warps_n * cfg.warps_k;
+    /* the kernel's grid and parameters as fpx_gemm passes them */
+    fpx__wo_launch l;
+    fpx__wo_launch_init(&l, &key, &cfg, &c->args);
     if (fn == NULL) return 1;
     for (int i = 0; i < 10; i++)
-      if (cu->cuLaunchKernel(fn, gx, gy, 1, threads, 1, 1, 0, NULL, params, NULL) != CUDA_SUCCESS) return 1;
+      if (cu->cuLaunchKernel(fn, l.grid_x, l.grid_y, 1, l.threads, 1, 1, 0, NULL, l.params, NULL) !=
+          CUDA_SUCCESS)
+        return 1;
     if (cu->cuCtxSynchronize() != CUDA_SUCCESS) return 1;
     double t0 = now_us();
     for (int i = 0; i < calls; i++)
-      if (cu->cuLaunchKernel(fn, gx, gy, 1, threads, 1, 1, 0, NULL, params, NULL) != CUDA_SUCCESS) return 1;
+      if (cu->cuLaunchKernel(fn, l.grid_x, l.grid_y, 1, l.threads, 1, 1, 0, NULL, l.params, NULL) !=
+          CUDA_SUCCESS)
+        return 1;
     *out_value = (now_us() - t0) / calls;
     return cu->cuCtxSynchronize() == CUDA_SUCCESS ? 0 : 1;
   }
