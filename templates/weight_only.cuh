@@ -362,46 +362,62 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
 #pragma unroll
     for (int r = 0; r < 4; r++) acc[i][r] = gacc[i][r] = 0.f;
 
-  /* activation row pointers (a token past M reads nothing) */
-  const unsigned char *xrow[MT];
+  /* Two code paths, each the faster one where it runs (H200, NOTES-PERF.md):
+   * with one token tile the activations of a block whose 256 columns lie
+   * inside K are loaded without checks, at a fixed offset from one pointer
+   * per token tile, and the weights alternate between two buffers (the loop
+   * body twice, so no block copies registers): about 110 instructions less
+   * per block and lane (e3m2, SASS). With more token tiles every load keeps
+   * its checks and the weights one buffer: there the unchecked loads were
+   * scheduled to need more registers (e2m1 125 -> 168) and lost up to 1.4x.
+   * W8A8 (8-bit weights, FP8 X) keeps one buffer too: with two, ptxas
+   * spilled. */
+  constexpr bool X_UNCHECKED = MT == 1;
+  constexpr bool TWO_BUFFERS = MT == 1 && !(FP8 && BITS == 8);
+
+  /* Activation pointers: token tile i's row for lane group g, at the lane's
+   * 8 columns of a slice. With X_UNCHECKED a token past M reads row 0 (valid
+   * memory; its products land only in accumulator columns that are never
+   * stored); otherwise it reads nothing. */
+  const unsigned char *xlane[MT];
   bool xvalid[MT];
 #pragma unroll
   for (int i = 0; i < MT; i++) {
     const int token = m0 + i * 8 + g;
     xvalid[i] = token < m_total;
-    xrow[i] = x + (long long)(xvalid[i] ? token : 0) * k_total * X_BYTES;
+    xlane[i] = x + ((long long)(xvalid[i] ? token : 0) * k_total + tig * 8) * X_BYTES;
   }
 
   const uint4 *wtile = w + (long long)n_tile * k_blocks * (BITS * 32) + lane;
-  /* the activations of slice s of block kbx for token tile i (zero past M or K) */
-  auto load_x = [&](int kbx, int s, int i) -> xvec {
-    const int kcol = kbx * 256 + s * 32 + tig * 8;
-    if (xvalid[i] && kcol < k_total) return XVec<ACT>::load(xrow[i] + (long long)kcol * X_BYTES);
-    return XVec<ACT>::zero();
+  /* The activations of slice s of block kbx for token tile i. checked:
+   * columns past K read as zero (K is a multiple of 8, so a lane's 8
+   * columns are all in or all out), and without X_UNCHECKED tokens past M
+   * too. */
+  auto load_x = [&](bool checked, int kbx, int s, int i) -> xvec {
+    const int kcol = kbx * 256 + s * 32;
+    if (checked && (kcol + tig * 8 >= k_total || (!X_UNCHECKED && !xvalid[i]))) return XVec<ACT>::zero();
+    return XVec<ACT>::load(xlane[i] + (long long)kcol * X_BYTES);
   };
+  auto block_in_k = [&](int kbx) { return (kbx + 1) * 256 <= k_total; };
   /* With one token tile, or two where the registers allow, slice s of the
    * next block's activations is loaded into xcur[s] as soon as slice s of
    * this block is done: each load has a block's worth of work to arrive.
    * Otherwise the loads go out right before their use. Two tiles prefetch
-   * while activations (8 slices x MT) and weights (cur, nxt) take at most
+   * while activations (8 slices x MT) and weights (two buffers) take at most
    * 112 registers: 1.2-1.9x faster at M = 16 for e3m2 (112) and e2m1 (96)
-   * and W8A8 (96), 0.7-0.9x for e4m3 with BF16 X (128; H200, NOTES-PERF.md). */
+   * and W8A8 (96), 0.7-0.9x for e4m3 with BF16 X (128; H200, NOTES-PERF.md).
+   * With X_UNCHECKED the prefetch also runs past the warp's last block
+   * (harmless: it reads columns inside K, or checks them, and nothing uses
+   * it), which keeps a branch out of every slice. */
   constexpr int X_REGS = 8 * MT * (FP8 ? 2 : 4), W_REGS = 2 * BITS * 4;
   constexpr bool PREFETCH_X = MT == 1 || (MT == 2 && X_REGS + W_REGS <= 112);
   xvec xcur[PREFETCH_X ? 8 : 1][PREFETCH_X ? MT : 1];
-  uint4 cur[BITS], nxt[BITS];
-  int kb = kb_begin + wk;
-  if (tile_valid && kb < kb_end) {
-#pragma unroll
-    for (int i = 0; i < BITS; i++) cur[i] = load_weights(wtile + (long long)kb * BITS * 32 + i * 32, policy);
-    if (PREFETCH_X) {
-#pragma unroll
-      for (int s = 0; s < 8; s++)
-#pragma unroll
-        for (int i = 0; i < MT; i++) xcur[s][PREFETCH_X ? i : 0] = load_x(kb, s, i);
-    }
-  }
-  for (; tile_valid && kb < kb_end; kb += WARPS_K) {
+
+  /* One block: weights in cur (the next block's go to nxt as the step
+   * starts), activations prefetched or loaded here. x_checked: the
+   * activation loads of this step (the next block's when prefetching, this
+   * block's otherwise) check K and M. */
+  auto step = [&](bool x_checked, const uint4 (&cur)[BITS], uint4 (&nxt)[BITS], int kb) {
     const int kb_next = kb + WARPS_K;
     if (kb_next < kb_end) {
 #pragma unroll
@@ -416,7 +432,8 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
 #pragma unroll
       for (int s = 0; s < SLICES_AT_ONCE; s++)
 #pragma unroll
-        for (int i = 0; i < MT; i++) xv[s][i] = PREFETCH_X ? xcur[s0 + s][PREFETCH_X ? i : 0] : load_x(kb, s0 + s, i);
+        for (int i = 0; i < MT; i++)
+          xv[s][i] = PREFETCH_X ? xcur[s0 + s][PREFETCH_X ? i : 0] : load_x(x_checked, kb, s0 + s, i);
 #pragma unroll
       for (int s = 0; s < SLICES_AT_ONCE; s++) {
         const int slice = s0 + s;
@@ -463,15 +480,47 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
             gacc[i][0] = gacc[i][1] = gacc[i][2] = gacc[i][3] = 0.f;
           }
         }
-        if (PREFETCH_X && kb_next < kb_end) {
+        if (PREFETCH_X && (X_UNCHECKED || kb_next < kb_end)) {
 #pragma unroll
-          for (int i = 0; i < MT; i++) xcur[slice][PREFETCH_X ? i : 0] = load_x(kb_next, slice, i);
+          for (int i = 0; i < MT; i++) xcur[slice][PREFETCH_X ? i : 0] = load_x(x_checked, kb_next, slice, i);
         }
       }
     }
-    if (kb_next < kb_end) {
+  };
+  /* the step with its X loads checked only where they need it */
+  auto run_step = [&](const uint4 (&cur)[BITS], uint4 (&nxt)[BITS], int kb) {
+    if (X_UNCHECKED && block_in_k(PREFETCH_X ? kb + WARPS_K : kb)) step(false, cur, nxt, kb);
+    else step(true, cur, nxt, kb);
+  };
+
+  /* the weight buffers: used in turn with TWO_BUFFERS, else wb is copied to wa */
+  uint4 wa[BITS], wb[BITS];
+  int kb = kb_begin + wk;
+  if (tile_valid && kb < kb_end) {
 #pragma unroll
-      for (int i = 0; i < BITS; i++) cur[i] = nxt[i];
+    for (int i = 0; i < BITS; i++) wa[i] = load_weights(wtile + (long long)kb * BITS * 32 + i * 32, policy);
+    if (PREFETCH_X) {
+      const bool in_k = X_UNCHECKED && block_in_k(kb);
+#pragma unroll
+      for (int s = 0; s < 8; s++)
+#pragma unroll
+        for (int i = 0; i < MT; i++)
+          xcur[s][PREFETCH_X ? i : 0] = in_k ? load_x(false, kb, s, i) : load_x(true, kb, s, i);
+    }
+  }
+  if constexpr (TWO_BUFFERS) {
+    while (tile_valid && kb < kb_end) {
+      run_step(wa, wb, kb);
+      kb += WARPS_K;
+      if (kb >= kb_end) break;
+      run_step(wb, wa, kb);
+      kb += WARPS_K;
+    }
+  } else {
+    for (; tile_valid && kb < kb_end; kb += WARPS_K) {
+      run_step(wa, wb, kb);
+#pragma unroll
+      for (int i = 0; i < BITS; i++) wa[i] = wb[i];
     }
   }
 
