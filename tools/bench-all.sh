@@ -18,7 +18,7 @@ run() { # name, then the fpx-tune arguments
 }
 iters=${FPX_BENCH_ITERS:-30}
 run weight-only bench --model llama3-8b --model llama3-70b --format e3m2,e2m2,e2m1,e4m3 \
-  --m 1,16,32,64,128,512,2048,8192 --iters "$iters" --csv "$out/weight-only.csv"
+  --m 1,8,16,32,64,128,512,2048,8192 --iters "$iters" --csv "$out/weight-only.csv"
 run w8a8 bench --family w8a8 --model llama3-8b --model llama3-70b --m 1,16,128,2048,8192 \
   --iters "$iters" --csv "$out/w8a8.csv"
 run w6a8 bench --model llama3-8b --model llama3-70b --format e3m2,e2m2,e2m1 --act e4m3 \
