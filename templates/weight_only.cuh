@@ -366,12 +366,14 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
    * with one token tile the activations of a block whose 256 columns lie
    * inside K are loaded without checks, at a fixed offset from one pointer
    * per token tile, and the weights alternate between two buffers (the loop
-   * body twice, so no block copies registers): about 110 instructions less
-   * per block and lane (e3m2, SASS). With more token tiles every load keeps
-   * its checks and the weights one buffer: there the unchecked loads were
-   * scheduled to need more registers (e2m1 125 -> 168) and lost up to 1.4x.
-   * W8A8 (8-bit weights, FP8 X) keeps one buffer too: with two, ptxas
-   * spilled. */
+   * body twice, so no block copies registers): e3m2's loop went from 598 to
+   * 430-474 instructions per block and lane (SASS). With more token tiles
+   * every load keeps its checks and the weights one buffer: there the
+   * unchecked loads were scheduled to need more registers (e2m1 125 -> 168)
+   * and lost up to 1.4x; unchecked with a branch per slice kept, they won
+   * on large shapes and lost on small ones and e2m1 (a choice for the
+   * tuner, not made). W8A8 (8-bit weights, FP8 X) keeps one buffer too:
+   * with two, ptxas spilled. */
   constexpr bool X_UNCHECKED = MT == 1;
   constexpr bool TWO_BUFFERS = MT == 1 && !(FP8 && BITS == 8);
 
