@@ -369,8 +369,8 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
    * body twice, so no block copies registers): e3m2's loop went from 598 to
    * 430-474 instructions per block and lane (SASS). With more token tiles
    * every load keeps its checks and the weights one buffer: there the
-   * unchecked loads were scheduled to need more registers (e2m1 125 -> 168)
-   * and lost up to 1.4x; unchecked with a branch per slice kept, they won
+   * unchecked loads were scheduled to need more registers (e2m1 125 -> 150,
+   * 168 with two buffers) and lost up to 1.4x; unchecked with a branch per slice kept, they won
    * on large shapes and lost on small ones and e2m1 (a choice for the
    * tuner, not made). W8A8 (8-bit weights, FP8 X) keeps one buffer too:
    * with two, ptxas spilled. */
