@@ -92,6 +92,15 @@ fail:
   return st;
 }
 
+/* count back-to-back bare launches of fn (split-K 1) on the default stream */
+static int launch_bare(const fpx__cu_table *cu, CUfunction fn, const fpx__wo_launch *l, int count) {
+  for (int i = 0; i < count; i++)
+    if (cu->cuLaunchKernel(fn, l->grid_x, l->grid_y, 1, l->threads, 1, 1, 0, NULL, (void **)l->params,
+                           NULL) != CUDA_SUCCESS)
+      return 1;
+  return 0;
+}
+
 static int child_job(void *user, size_t index, double *out_value, double *out_aux) {
   (void)user;
   child *c = &the_child;
@@ -125,16 +134,9 @@ static int child_job(void *user, size_t index, double *out_value, double *out_au
     fpx__wo_launch l;
     fpx__wo_launch_init(&l, &key, &cfg, &c->args);
     if (fn == NULL) return 1;
-    for (int i = 0; i < 10; i++)
-      if (cu->cuLaunchKernel(fn, l.grid_x, l.grid_y, 1, l.threads, 1, 1, 0, NULL, l.params, NULL) !=
-          CUDA_SUCCESS)
-        return 1;
-    if (cu->cuCtxSynchronize() != CUDA_SUCCESS) return 1;
+    if (launch_bare(cu, fn, &l, 10) != 0 || cu->cuCtxSynchronize() != CUDA_SUCCESS) return 1;
     double t0 = now_us();
-    for (int i = 0; i < calls; i++)
-      if (cu->cuLaunchKernel(fn, l.grid_x, l.grid_y, 1, l.threads, 1, 1, 0, NULL, l.params, NULL) !=
-          CUDA_SUCCESS)
-        return 1;
+    if (launch_bare(cu, fn, &l, calls) != 0) return 1;
     *out_value = (now_us() - t0) / calls;
     return cu->cuCtxSynchronize() == CUDA_SUCCESS ? 0 : 1;
   }
