@@ -327,8 +327,14 @@ __device__ __forceinline__ void fp8_fragment(const fpx_u32 *w, int s, fpx_u32 (&
  * block of an output tile (found with counters[]) sums them in split order
  * (deterministic), writes Y and re-arms its counter.
  */
+/* Blocks per SM that ptxas must fit (__launch_bounds__): two token tiles at
+ * least 16 warps per SM, i.e. 128 registers (left alone, ptxas took 134-205
+ * for them, 12 warps per SM or fewer); 0 elsewhere, which leaves the code
+ * exactly as without the bound. */
+__host__ __device__ constexpr int wo_min_blocks(int mt, int warps) { return mt == 2 && warps <= 16 ? 16 / warps : 0; }
+
 template <int E, int M, int ACT, int OUT, int GROUP, int WARPS_N, int WARPS_K, int MT>
-__global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
+__global__ void __launch_bounds__(32 * WARPS_N * WARPS_K, wo_min_blocks(MT, WARPS_N * WARPS_K))
     weight_only_gemm(const uint4 *__restrict__ w, const void *__restrict__ x_ptr,
                      const float *__restrict__ scales, const float *__restrict__ x_scales,
                      int x_scale_stride, void *__restrict__ y_ptr, float *__restrict__ ws,
@@ -362,19 +368,26 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
 #pragma unroll
     for (int r = 0; r < 4; r++) acc[i][r] = gacc[i][r] = 0.f;
 
-  /* Two code paths, each the faster one where it runs (H200, NOTES-PERF.md):
-   * with one token tile the activations of a block whose 256 columns lie
-   * inside K are loaded without checks, at a fixed offset from one pointer
-   * per token tile, and the weights alternate between two buffers (the loop
-   * body twice, so no block copies registers): e3m2's loop went from 598 to
-   * 430-474 instructions per block and lane (SASS). With more token tiles
-   * every load keeps its checks and the weights one buffer: there the
-   * unchecked loads were scheduled to need more registers (e2m1 125 -> 150,
-   * 168 with two buffers) and lost up to 1.4x; unchecked with a branch per slice kept, they won
-   * on large shapes and lost on small ones and e2m1 (a choice for the
-   * tuner, not made). W8A8 (8-bit weights, FP8 X) keeps one buffer too:
-   * with two, ptxas spilled. */
-  constexpr bool X_UNCHECKED = MT == 1;
+  /* Registers of the prefetched activations (8 slices x MT) and of the
+   * weights (two buffers); see PREFETCH_X. */
+  constexpr int X_REGS = 8 * MT * (FP8 ? 2 : 4), W_REGS = 2 * BITS * 4;
+  /* The loop's forms, each the faster one where it runs (H200, NOTES-PERF.md):
+   * - With one token tile the activations of a block whose 256 columns lie
+   *   inside K are loaded without checks, at a fixed offset from one pointer
+   *   per token tile, and the weights alternate between two buffers (the
+   *   loop body twice, so no block copies registers): e3m2's loop went from
+   *   598 to 430-474 instructions per block and lane (SASS). W8A8 (8-bit
+   *   weights, FP8 X) keeps one buffer: with two, ptxas spilled.
+   * - Two token tiles load unchecked too where they prefetch (X_REGS +
+   *   W_REGS <= 112), keeping a branch per slice so that the loads of the
+   *   last block are not hoisted; with one weight buffer, and the 128
+   *   registers of wo_min_blocks (under which e3m2 spills 84 bytes and
+   *   e2m2 44, as measured). Unchecked alone took more registers (e2m1
+   *   134 -> 137, W4A8 153 -> 216) and lost up to 1.4x on e2m1; with the bound,
+   *   M = 16 gained up to 1.22x on the large shapes and lost up to 12% on
+   *   8b o and qkv (e3m2, e2m2).
+   * - More token tiles keep checked loads and one buffer. */
+  constexpr bool X_UNCHECKED = MT == 1 || (MT == 2 && X_REGS + W_REGS <= 112);
   constexpr bool TWO_BUFFERS = MT == 1 && !(FP8 && BITS == 8);
 
   /* Activation pointers: token tile i's row for lane group g, at the lane's
@@ -408,10 +421,9 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
    * while activations (8 slices x MT) and weights (two buffers) take at most
    * 112 registers: 1.2-1.9x faster at M = 16 for e3m2 (112) and e2m1 (96)
    * and W8A8 (96), 0.7-0.9x for e4m3 with BF16 X (128; H200, NOTES-PERF.md).
-   * With X_UNCHECKED the prefetch also runs past the warp's last block
+   * With one token tile the prefetch also runs past the warp's last block
    * (harmless: it reads columns inside K, or checks them, and nothing uses
    * it), which keeps a branch out of every slice. */
-  constexpr int X_REGS = 8 * MT * (FP8 ? 2 : 4), W_REGS = 2 * BITS * 4;
   constexpr bool PREFETCH_X = MT == 1 || (MT == 2 && X_REGS + W_REGS <= 112);
   xvec xcur[PREFETCH_X ? 8 : 1][PREFETCH_X ? MT : 1];
 
@@ -482,7 +494,7 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K)
             gacc[i][0] = gacc[i][1] = gacc[i][2] = gacc[i][3] = 0.f;
           }
         }
-        if (PREFETCH_X && (X_UNCHECKED || kb_next < kb_end)) {
+        if (PREFETCH_X && (MT == 1 || kb_next < kb_end)) {
 #pragma unroll
           for (int i = 0; i < MT; i++) xcur[slice][PREFETCH_X ? i : 0] = load_x(x_checked, kb_next, slice, i);
         }
