@@ -34,9 +34,13 @@ fpx_status fpx__wo_key_check(const fpx__wo_key *key) {
   FPX_TRY(fpx__format_lookup(key->format, "fpx_gemm", &t));
   if (key->x_dtype != FPX_DTYPE_F16 && key->x_dtype != FPX_DTYPE_BF16 &&
       key->x_dtype != FPX_DTYPE_E4M3 && key->x_dtype != FPX_DTYPE_E5M2)
-    return fpx__error(FPX_ERR_INVALID_ARGUMENT,
-                      "fpx_gemm: x_dtype %s is not supported (use f16, bf16, e4m3 or e5m2)",
-                      fpx_dtype_name(key->x_dtype) ? fpx_dtype_name(key->x_dtype) : "(invalid)");
+    return fpx_dtype_name(key->x_dtype)
+               ? fpx__error(FPX_ERR_INVALID_ARGUMENT,
+                            "fpx_gemm: x_dtype %s is not supported (use f16, bf16, e4m3 or e5m2)",
+                            fpx_dtype_name(key->x_dtype))
+               : fpx__error(FPX_ERR_INVALID_ARGUMENT,
+                            "fpx_gemm: x_dtype %d is not a dtype (use f16, bf16, e4m3 or e5m2)",
+                            (int)key->x_dtype);
   if ((key->x_dtype == FPX_DTYPE_E4M3 || key->x_dtype == FPX_DTYPE_E5M2) &&
       !fpx__wo_fp8_convertible(key->format))
     return fpx__error(FPX_ERR_UNSUPPORTED_FORMAT,

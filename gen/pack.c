@@ -2,6 +2,8 @@
  * pack.c - weight packing: the plain bit-stream interchange layout and the
  * tiled bit-plane layout the GPU kernels read (docs/LAYOUT.md).
  */
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -59,18 +61,22 @@ fail:
 FPX_API size_t fpx_tiled_packed_size(fpx_format format, size_t n, size_t k) {
   const fpx__format_traits *t;
   if (fpx__format_lookup(format, "fpx_tiled_packed_size", &t) != FPX_OK) return 0;
-  return fpx__layout_blocks_n(n) * fpx__layout_blocks_k(k) * fpx__layout_block_bytes(t->info.bits);
+  const size_t bn = fpx__layout_blocks_n(n), bk = fpx__layout_blocks_k(k);
+  const size_t block_bytes = fpx__layout_block_bytes(t->info.bits);
+  if (bk != 0 && bn > SIZE_MAX / bk / block_bytes) return 0; /* the size overflows */
+  return bn * bk * block_bytes;
 }
 
-static fpx_status check_tiled_args(const fpx__format_traits *t, const void *a,
-                                   const void *b, size_t n, size_t k, const char *who) {
+/* a_name and b_name: the names of the input and output buffers */
+static fpx_status check_tiled_args(const fpx__format_traits *t, const void *a, const char *a_name,
+                                   const void *b, const char *b_name, size_t n, size_t k,
+                                   const char *who) {
   if (a == NULL || b == NULL)
-    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: a buffer argument is NULL", who);
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: %s is NULL", who, a == NULL ? a_name : b_name);
   if (n == 0 || k == 0)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: shape %zu x %zu is empty", who, n, k);
-  if (n > SIZE_MAX / k / 8)
+  if (n > SIZE_MAX / k / 8 || fpx_tiled_packed_size(t->info.format, n, k) == 0)
     return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: shape %zu x %zu overflows", who, n, k);
-  (void)t;
   return FPX_OK;
 }
 
@@ -81,7 +87,7 @@ FPX_API fpx_status fpx_pack_tiled(fpx_format format, const uint8_t *codes,
   fpx_status st = FPX_OK;
   fpx__error_clear();
   FPX_TRY(fpx__format_lookup(format, who, &t));
-  FPX_TRY(check_tiled_args(t, codes, out_packed, n, k, who));
+  FPX_TRY(check_tiled_args(t, codes, "codes", out_packed, "out_packed", n, k, who));
   FPX_TRY(fpx__codes_check(t, codes, n * k, who));
   const int bits = t->info.bits;
   const size_t kb = fpx__layout_blocks_k(k), block_bytes = fpx__layout_block_bytes(bits);
@@ -108,7 +114,7 @@ FPX_API fpx_status fpx_unpack_tiled(fpx_format format, const uint8_t *packed,
   fpx_status st = FPX_OK;
   fpx__error_clear();
   FPX_TRY(fpx__format_lookup(format, who, &t));
-  FPX_TRY(check_tiled_args(t, packed, out_codes, n, k, who));
+  FPX_TRY(check_tiled_args(t, packed, "packed", out_codes, "out_codes", n, k, who));
   for (size_t r = 0; r < n; r++) FPX_TRY(fpx__tiled_row_codes(format, packed, n, k, r, out_codes + r * k));
 fail:
   return st;
@@ -134,5 +140,26 @@ fpx_status fpx__tiled_row_codes(fpx_format format, const uint8_t *packed, size_t
     out_codes[c] = (uint8_t)code;
   }
 fail:
+  return st;
+}
+
+fpx_status fpx__tiled_codes_check(const fpx__format_traits *t, const uint8_t *packed, size_t n,
+                                  size_t k, const char *who) {
+  const size_t n_pad = fpx__layout_blocks_n(n) * FPX_TILE_N, k_pad = fpx__layout_blocks_k(k) * FPX_TILE_K;
+  fpx_status st = FPX_OK;
+  uint8_t *row = malloc(k_pad);
+  if (row == NULL) return fpx__error(FPX_ERR_OUT_OF_MEMORY, "%s: no host memory to check the codes", who);
+  for (size_t r = 0; r < n_pad; r++) {
+    FPX_TRY(fpx__tiled_row_codes(t->info.format, packed, n_pad, k_pad, r, row));
+    for (size_t c = 0; c < k_pad; c++)
+      if (!isfinite(t->value[row[c]])) {
+        st = fpx__error(FPX_ERR_INVALID_ARGUMENT,
+                        "%s: the tiled code at row %zu, column %zu%s is 0x%02X, not a finite %s value",
+                        who, r, c, r >= n || c >= k ? " (padding)" : "", row[c], t->info.name);
+        goto fail;
+      }
+  }
+fail:
+  free(row);
   return st;
 }

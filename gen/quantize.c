@@ -21,8 +21,8 @@ static size_t group_span(size_t k, int group_size) {
 
 FPX_API size_t fpx_scale_count(size_t n, size_t k, int group_size) {
   if (!group_size_valid(group_size) || n == 0 || k == 0) return 0;
-  size_t span = group_span(k, group_size);
-  return n * ((k + span - 1) / span);
+  const size_t span = group_span(k, group_size), groups = (k + span - 1) / span;
+  return n > SIZE_MAX / groups ? 0 : n * groups;
 }
 
 static fpx_status check_group_size(int group_size, const char *who) {
@@ -124,6 +124,10 @@ FPX_API fpx_status fpx_dequantize(fpx_format format, const uint8_t *codes,
   FPX_TRY(fpx__codes_check(t, codes, n * k, who));
   const size_t span = group_span(k, group_size);
   const size_t groups = (k + span - 1) / span;
+  for (size_t i = 0; i < n * groups; i++)
+    if (!isfinite(scales[i]))
+      return fpx__error(FPX_ERR_NON_FINITE, "%s: scale %zu (row %zu, group %zu) is %g, not finite",
+                        who, i, i / groups, i % groups, (double)scales[i]);
   for (size_t r = 0; r < n; r++)
     for (size_t c = 0; c < k; c++)
       fpx__dtype_store(dst_dtype, out_w, r * k + c,

@@ -188,7 +188,8 @@ typedef struct fpx_quant_params {
   const float *given_scales;
 } fpx_quant_params;
 
-/* Number of scales for a weight of n x k under group_size; 0 if invalid. */
+/* Number of scales for a weight of n x k under group_size; 0 if invalid
+ * (group_size, an empty shape, or a count beyond SIZE_MAX). */
 FPX_API size_t fpx_scale_count(size_t n, size_t k, int group_size);
 
 /* Quantizes W[n,k] of `src_dtype`. out_codes holds n*k bytes, out_scales
@@ -198,7 +199,9 @@ FPX_API fpx_status fpx_quantize(fpx_format format, fpx_dtype src_dtype,
                                 const void *w, size_t n, size_t k,
                                 const fpx_quant_params *params,
                                 uint8_t *out_codes, float *out_scales);
-/* Dequantizes codes and scales back to `dst_dtype`, out_w holds n*k. */
+/* Dequantizes codes and scales back to `dst_dtype`, out_w holds n*k. A
+ * scale that is NaN or Inf is FPX_ERR_NON_FINITE naming it; nothing is
+ * written then. */
 FPX_API fpx_status fpx_dequantize(fpx_format format, const uint8_t *codes,
                                   const float *scales, size_t n, size_t k,
                                   int group_size, fpx_dtype dst_dtype,
@@ -301,7 +304,8 @@ FPX_API fpx_status fpx_unpack_plain(fpx_format format, const uint8_t *packed,
 
 #define FPX_TILE_N 16
 #define FPX_TILE_K 256
-/* Bytes of the tiled layout for an n x k weight; 0 if the format is invalid. */
+/* Bytes of the tiled layout for an n x k weight; 0 if the format is invalid
+ * or the size is beyond SIZE_MAX. */
 FPX_API size_t fpx_tiled_packed_size(fpx_format format, size_t n, size_t k);
 FPX_API fpx_status fpx_pack_tiled(fpx_format format, const uint8_t *codes,
                                   size_t n, size_t k, uint8_t *out_packed);
@@ -425,7 +429,9 @@ FPX_API fpx_status fpx_weights_upload(fpx_ctx *ctx, fpx_format format,
                                       const uint8_t *codes, const float *scales,
                                       size_t n, size_t k, int group_size,
                                       fpx_weights **out_weights);
-/* Same, from codes already in the tiled layout (fpx_pack_tiled). */
+/* Same, from codes already in the tiled layout (fpx_pack_tiled). Every code
+ * of it, the padding to whole 16 x 256 blocks included, must decode to a
+ * finite value (checked on the host before anything is copied). */
 FPX_API fpx_status fpx_weights_upload_tiled(fpx_ctx *ctx, fpx_format format,
                                             const uint8_t *tiled, const float *scales,
                                             size_t n, size_t k, int group_size,
@@ -452,7 +458,12 @@ FPX_API void fpx_weights_destroy(fpx_weights *weights);
  * X: FP16 or BF16, row-major [M,K], 16-byte aligned; K must be a multiple
  * of 8. Y: FP16, BF16 or FP32, row-major [M,N], aligned to its element.
  * Formats e5m0 and e5m1 need BF16 activations (their top binade exceeds
- * FP16). Any M >= 1, N >= 1.
+ * FP16). Any N >= 1; M from 1 to 2^31 - 1, with M x N and M x K at most
+ * 8 x (2^31 - 1). The mma.sync family (kernel 0) runs an M beyond 65535
+ * blocks of its token tile as several launches over consecutive tokens; the
+ * wgmma family (kernel 1) takes up to 65535 blocks of `tokens` tokens (an
+ * FPX_ERR_UNSUPPORTED_SHAPE naming M beyond; the library's own choice
+ * takes the mma.sync family there).
  *
  * FP8 activations (x_dtype e4m3 or e5m2, sm_89 and later): X holds FP8
  * codes with FP32 scales (args->x_scales), Y = (Xq * Wq^T) * x_scale[m] *
@@ -541,7 +552,7 @@ FPX_API fpx_status fpx_gemm_default_config(fpx_ctx *ctx, const fpx_gemm_args *ar
                                            fpx_wo_config *out_config);
 
 /* Dequantizes the weights to a dense row-major [N,K] FP16 or BF16 matrix on
- * the device (asynchronous on `stream`). */
+ * the device (asynchronous on `stream`). The weights must belong to ctx. */
 FPX_API fpx_status fpx_dequant(fpx_ctx *ctx, const fpx_weights *weights,
                                fpx_dtype out_dtype, fpx_devptr out, fpx_stream stream);
 

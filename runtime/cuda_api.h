@@ -72,6 +72,9 @@ void fpx__cu_set_table_for_testing(const fpx__cu_table *table);
 /* Turns a failed CUresult into FPX_ERR_DRIVER with "what: CUDA_ERROR_..." */
 fpx_status fpx__cu_error(const fpx__cu_table *cu, CUresult r, const char *what);
 
+/* CUDA's limit on gridDim.y and gridDim.z. */
+#define FPX__MAX_GRID_Y 65535
+
 /* Calls a driver function; on failure records the error and jumps to fail. */
 #define FPX_CU(cu, call)                                    \
   do {                                                      \

@@ -180,15 +180,32 @@ fpx_status fpx__gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_c
     fpx__wo_gemm_name(key, cfg, name);
     FPX_TRY(fpx__ctx_kernel(ctx, id, FPX__TEMPLATE_WEIGHT_ONLY, name, &fn));
   }
-  fpx__wo_launch l;
-  fpx__wo_launch_init(&l, key, cfg, args);
   const size_t k_blocks = (w->k + 255) / 256;
   unsigned split = (unsigned)cfg->split_k;
   if (split > k_blocks) split = (unsigned)k_blocks;
-  if (split > 1)
-    FPX_TRY(fpx__ctx_workspace(ctx, stream, (size_t)split * args->m * w->n * sizeof(float),
-                               (size_t)l.grid_x * l.grid_y, &l.partials, &l.counters));
-  FPX_CU(ctx->cu, cuLaunchKernel(fn, l.grid_x, l.grid_y, split, l.threads, 1, 1, 0, stream, l.params, NULL));
+  /* gridDim.y counts blocks of 8 * m_tiles tokens and stops at 65535: a
+   * larger M runs as launches over consecutive chunks of tokens, in stream
+   * order (the first is the largest, so a split-K workspace sized for it
+   * serves them all). The chunk's arguments start at its first token. */
+  const size_t chunk_tokens = (size_t)FPX__MAX_GRID_Y * 8 * (size_t)cfg->m_tiles;
+  const size_t x_row = w->k * fpx__dtype_size(key->x_dtype), y_row = w->n * fpx__dtype_size(key->y_dtype);
+  const int per_token_scales = fpx__dtype_is_fp8(key->x_dtype) && !args->x_scale_per_tensor;
+  fpx_gemm_args part; /* a caller's older, shorter args: the new fields zero */
+  memset(&part, 0, sizeof part);
+  memcpy(&part, args, args->struct_size < sizeof part ? args->struct_size : sizeof part);
+  part.struct_size = sizeof part;
+  for (size_t m0 = 0; m0 < args->m; m0 += chunk_tokens) {
+    part.m = args->m - m0 < chunk_tokens ? args->m - m0 : chunk_tokens;
+    part.x = args->x + m0 * x_row;
+    part.y = args->y + m0 * y_row;
+    if (per_token_scales) part.x_scales = args->x_scales + m0 * sizeof(float);
+    fpx__wo_launch l;
+    fpx__wo_launch_init(&l, key, cfg, &part);
+    if (split > 1)
+      FPX_TRY(fpx__ctx_workspace(ctx, stream, (size_t)split * part.m * w->n * sizeof(float),
+                                 (size_t)l.grid_x * l.grid_y, &l.partials, &l.counters));
+    FPX_CU(ctx->cu, cuLaunchKernel(fn, l.grid_x, l.grid_y, split, l.threads, 1, 1, 0, stream, l.params, NULL));
+  }
 fail:
   return st;
 }
@@ -199,6 +216,9 @@ int fpx__gemm_wgmma_choice(const fpx_ctx *ctx, const fpx__wo_key *key, size_t m,
   if (ctx->no_wgmma ||
       !fpx__wgmma_auto_config(ctx->sm_version, ctx->info.sm_count, key, m, n, k, &c))
     return 0;
+  /* beyond the family's grid (65535 blocks of tokens) the mma.sync family
+   * runs the call, in chunks of tokens */
+  if ((m + (size_t)c.tokens - 1) / (size_t)c.tokens > FPX__MAX_GRID_Y) return 0;
   *out = fpx__wgmma_config_of(&c);
   return 1;
 }
@@ -227,6 +247,10 @@ FPX_API fpx_status fpx_dequant(fpx_ctx *ctx, const fpx_weights *w, fpx_dtype out
   if (ctx == NULL) return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_dequant: ctx is NULL");
   if (w == NULL) {
     st = fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_dequant: weights is NULL");
+    goto fail;
+  }
+  if (w->ctx != ctx) {
+    st = fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_dequant: the weights belong to another context");
     goto fail;
   }
   if (out_dtype != FPX_DTYPE_F16 && out_dtype != FPX_DTYPE_BF16) {

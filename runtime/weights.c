@@ -9,40 +9,43 @@
 #include "context.h"
 #include "error.h"
 #include "format.h"
+#include "layout.h"
 
+/* who: the entry point; data_name: its codes argument's name */
 static fpx_status check_upload_args(fpx_ctx *ctx, fpx_format format, const void *data,
                                     const float *scales, size_t n, size_t k, int group_size,
-                                    fpx_weights **out, const fpx__format_traits **out_traits) {
+                                    fpx_weights **out, const fpx__format_traits **out_traits,
+                                    const char *who, const char *data_name) {
   fpx_status st = FPX_OK;
-  if (out == NULL) return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_weights_upload: out_weights is NULL");
+  if (out == NULL) return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: out_weights is NULL", who);
   *out = NULL;
-  if (ctx == NULL) return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_weights_upload: ctx is NULL");
-  FPX_TRY(fpx__format_lookup(format, "fpx_weights_upload", out_traits));
+  if (ctx == NULL) return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: ctx is NULL", who);
+  FPX_TRY(fpx__format_lookup(format, who, out_traits));
   if (data == NULL || scales == NULL)
-    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_weights_upload: %s is NULL",
-                      data == NULL ? "codes" : "scales");
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: %s is NULL", who,
+                      data == NULL ? data_name : "scales");
   if (n == 0 || k == 0 || n > (size_t)1 << 30 || k > (size_t)1 << 30)
-    return fpx__error(FPX_ERR_UNSUPPORTED_SHAPE,
-                      "fpx_weights_upload: shape %zu x %zu is outside 1..2^30 per side", n, k);
+    return fpx__error(FPX_ERR_UNSUPPORTED_SHAPE, "%s: shape %zu x %zu is outside 1..2^30 per side",
+                      who, n, k);
   size_t count = fpx_scale_count(n, k, group_size);
   if (count == 0)
-    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "fpx_weights_upload: group_size %d is not supported",
+    return fpx__error(FPX_ERR_INVALID_ARGUMENT, "%s: group_size %d is not supported", who,
                       group_size);
   for (size_t i = 0; i < count; i++)
     if (!isfinite(scales[i]))
-      return fpx__error(FPX_ERR_NON_FINITE, "fpx_weights_upload: scale %zu is not finite", i);
+      return fpx__error(FPX_ERR_NON_FINITE, "%s: scale %zu is not finite", who, i);
 fail:
   return st;
 }
 
 static fpx_status upload(fpx_ctx *ctx, const fpx__format_traits *t, const uint8_t *tiled,
                          const float *scales, size_t n, size_t k, int group_size,
-                         fpx_weights **out) {
+                         fpx_weights **out, const char *who) {
   fpx_status st = FPX_OK;
   fpx_weights *w = calloc(1, sizeof *w);
   const size_t packed_bytes = fpx_tiled_packed_size(t->info.format, n, k);
   const size_t scale_bytes = fpx_scale_count(n, k, group_size) * sizeof(float);
-  if (w == NULL) return fpx__error(FPX_ERR_OUT_OF_MEMORY, "fpx_weights_upload: no memory");
+  if (w == NULL) return fpx__error(FPX_ERR_OUT_OF_MEMORY, "%s: no memory", who);
   FPX_TRY(fpx__ctx_enter(ctx));
   w->ctx = ctx;
   w->format = t->info.format;
@@ -69,7 +72,8 @@ FPX_API fpx_status fpx_weights_upload(fpx_ctx *ctx, fpx_format format, const uin
   uint8_t *tiled = NULL;
   fpx_status st = FPX_OK;
   fpx__error_clear();
-  FPX_TRY(check_upload_args(ctx, format, codes, scales, n, k, group_size, out_weights, &t));
+  FPX_TRY(check_upload_args(ctx, format, codes, scales, n, k, group_size, out_weights, &t,
+                            "fpx_weights_upload", "codes"));
   for (size_t i = 0; i < n * k; i++)
     if (codes[i] >= (unsigned)t->info.num_codes || !isfinite(t->value[codes[i]])) {
       st = fpx__error(FPX_ERR_INVALID_ARGUMENT,
@@ -83,7 +87,7 @@ FPX_API fpx_status fpx_weights_upload(fpx_ctx *ctx, fpx_format format, const uin
     goto fail;
   }
   FPX_TRY(fpx_pack_tiled(format, codes, n, k, tiled));
-  FPX_TRY(upload(ctx, t, tiled, scales, n, k, group_size, out_weights));
+  FPX_TRY(upload(ctx, t, tiled, scales, n, k, group_size, out_weights, "fpx_weights_upload"));
 fail:
   free(tiled);
   return ctx && st != FPX_OK ? fpx__ctx_fail(ctx, st) : st;
@@ -95,8 +99,10 @@ FPX_API fpx_status fpx_weights_upload_tiled(fpx_ctx *ctx, fpx_format format, con
   const fpx__format_traits *t = NULL;
   fpx_status st = FPX_OK;
   fpx__error_clear();
-  FPX_TRY(check_upload_args(ctx, format, tiled, scales, n, k, group_size, out_weights, &t));
-  FPX_TRY(upload(ctx, t, tiled, scales, n, k, group_size, out_weights));
+  FPX_TRY(check_upload_args(ctx, format, tiled, scales, n, k, group_size, out_weights, &t,
+                            "fpx_weights_upload_tiled", "tiled"));
+  FPX_TRY(fpx__tiled_codes_check(t, tiled, n, k, "fpx_weights_upload_tiled"));
+  FPX_TRY(upload(ctx, t, tiled, scales, n, k, group_size, out_weights, "fpx_weights_upload_tiled"));
 fail:
   return ctx && st != FPX_OK ? fpx__ctx_fail(ctx, st) : st;
 }

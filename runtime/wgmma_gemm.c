@@ -48,10 +48,10 @@ static fpx_status check_args(fpx_ctx *ctx, const fpx__wo_key *key, const fpx__wg
                       w->group_size);
   if (a->m == 0 || a->m > INT_MAX)
     return fpx__error(FPX_ERR_UNSUPPORTED_SHAPE, "wgmma gemm: m = %zu is outside 1..%d", a->m, INT_MAX);
-  if ((a->m + (size_t)cfg->tokens - 1) / (size_t)cfg->tokens > 65535)
+  if ((a->m + (size_t)cfg->tokens - 1) / (size_t)cfg->tokens > FPX__MAX_GRID_Y)
     return fpx__error(FPX_ERR_UNSUPPORTED_SHAPE,
-                      "wgmma gemm: m = %zu needs more than 65535 blocks of %d tokens", a->m,
-                      cfg->tokens);
+                      "wgmma gemm: m = %zu needs more than %d blocks of %d tokens", a->m,
+                      FPX__MAX_GRID_Y, cfg->tokens);
   if (w->n > INT_MAX || w->k > INT_MAX)
     return fpx__error(FPX_ERR_UNSUPPORTED_SHAPE, "wgmma gemm: n = %zu, k = %zu exceed %d", w->n,
                       w->k, INT_MAX);

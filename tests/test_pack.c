@@ -194,14 +194,31 @@ Test(pack, tiled_rejects_bad_input) {
   cr_assert(contains(fpx_last_error(), "0x40"), "%s", fpx_last_error());
   cr_assert_eq(out[0], 0xCC, "written on failure");
   cr_assert_eq(fpx_pack_tiled(f, NULL, 2, 2, out), FPX_ERR_INVALID_ARGUMENT);
+  cr_assert(contains(fpx_last_error(), "codes is NULL"), "%s", fpx_last_error());
   cr_assert_eq(fpx_pack_tiled(f, codes, 2, 2, NULL), FPX_ERR_INVALID_ARGUMENT);
+  cr_assert(contains(fpx_last_error(), "out_packed is NULL"), "%s", fpx_last_error());
   cr_assert_eq(fpx_pack_tiled(f, codes, 0, 2, out), FPX_ERR_INVALID_ARGUMENT);
   cr_assert_eq(fpx_pack_tiled(f, codes, 2, 0, out), FPX_ERR_INVALID_ARGUMENT);
   cr_assert_eq(fpx_pack_tiled(f, codes, SIZE_MAX / 4, 4, out), FPX_ERR_INVALID_ARGUMENT);
   cr_assert_eq(fpx_unpack_tiled(f, NULL, 2, 2, codes), FPX_ERR_INVALID_ARGUMENT);
+  cr_assert(contains(fpx_last_error(), "packed is NULL"), "%s", fpx_last_error());
+  cr_assert_eq(fpx_unpack_tiled(f, out, 2, 2, NULL), FPX_ERR_INVALID_ARGUMENT);
+  cr_assert(contains(fpx_last_error(), "out_codes is NULL"), "%s", fpx_last_error());
   cr_assert_eq(fpx_unpack_tiled(f, out, 2, 0, codes), FPX_ERR_INVALID_ARGUMENT);
   cr_assert_eq(fpx_pack_tiled(bad, codes, 2, 2, out), FPX_ERR_UNSUPPORTED_FORMAT);
   cr_assert(contains(fpx_last_error(), "e5m5"), "%s", fpx_last_error());
   cr_assert_eq(fpx_unpack_tiled(bad, out, 2, 2, codes), FPX_ERR_UNSUPPORTED_FORMAT);
   cr_assert_eq(fpx_tiled_packed_size(bad, 16, 256), 0);
+}
+
+Test(pack, tiled_size_beyond_size_max_is_zero_and_such_shapes_are_rejected) {
+  fpx_format f = fmt("e4m3");
+  /* 1 x 2^60 pads to 16 rows: 2^64 bytes, which wrapped to 0 unchecked */
+  cr_assert_eq(fpx_tiled_packed_size(f, 1, (size_t)1 << 60), 0);
+  cr_assert_eq(fpx_tiled_packed_size(f, (size_t)1 << 60, 1), 0);
+  cr_assert_eq(fpx_tiled_packed_size(f, 16, 256), 8 * 512);
+  uint8_t one = 0, out[16];
+  cr_assert_eq(fpx_pack_tiled(f, &one, 1, (size_t)1 << 60, out), FPX_ERR_INVALID_ARGUMENT);
+  cr_assert(contains(fpx_last_error(), "overflows"), "%s", fpx_last_error());
+  cr_assert_eq(fpx_unpack_tiled(f, out, (size_t)1 << 60, 1, &one), FPX_ERR_INVALID_ARGUMENT);
 }

@@ -194,6 +194,13 @@ Test(quantize, scale_count_per_row_and_per_group) {
   cr_assert_eq(fpx_scale_count(3, 0, 32), 0);
 }
 
+Test(quantize, scale_count_beyond_size_max_is_zero_not_wrapped) {
+  /* 2^59 + 2 rows of 32 groups would wrap to 64 */
+  cr_assert_eq(fpx_scale_count(((size_t)1 << 59) + 2, 1024, 32), 0);
+  cr_assert_eq(fpx_scale_count(SIZE_MAX, 2, 0), SIZE_MAX);
+  cr_assert_eq(fpx_scale_count(SIZE_MAX / 2 + 1, 512, 256), 0);
+}
+
 Test(quantize, bad_group_size_is_invalid_argument_naming_it) {
   const int bad[] = {16, -1, 1, 100, 512};
   float w[64] = {1};
@@ -272,6 +279,23 @@ Test(quantize, dequantize_rejects_out_of_range_codes_and_bad_arguments) {
                FPX_ERR_INVALID_ARGUMENT);
   cr_assert_eq(fpx_dequantize(f, codes, scales, 0, 2, 0, FPX_DTYPE_F32, out),
                FPX_ERR_INVALID_ARGUMENT);
+}
+
+Test(quantize, dequantize_rejects_non_finite_scales_naming_them_and_writes_nothing) {
+  const uint8_t codes[4] = {1, 2, 3, 4};
+  const float bad[3] = {NAN, INFINITY, -INFINITY};
+  fpx_format f = fmt("e3m2");
+  for (int b = 0; b < 3; b++) {
+    float scales[2] = {1, bad[b]}, out[4] = {9, 9, 9, 9};
+    cr_assert_eq(fpx_dequantize(f, codes, scales, 2, 2, 0, FPX_DTYPE_F32, out), FPX_ERR_NON_FINITE);
+    cr_assert(contains(fpx_last_error(), "scale 1 (row 1"), "%s", fpx_last_error());
+    for (int i = 0; i < 4; i++) cr_assert(out[i] == 9, "out[%d] written", i);
+  }
+  /* zero and negative scales are taken as given */
+  float scales[2] = {0, -2}, out[4];
+  cr_assert_eq(fpx_dequantize(f, codes, scales, 2, 2, 0, FPX_DTYPE_F32, out), FPX_OK, "%s",
+               fpx_last_error());
+  cr_assert(out[0] == 0 && out[2] < 0, "%g %g", (double)out[0], (double)out[2]);
 }
 
 Test(quantize, dequantize_to_f16_and_bf16_rounds_once) {
