@@ -36,7 +36,8 @@ fpx_status fpx__tiled_row_codes(fpx_format format, const uint8_t *packed, size_t
 /* FPX_OK when every code of a tiled n x k weight, the padding to whole
  * 16 x 256 blocks included, decodes to a finite value (padded columns meet
  * activations of zero, which a NaN or Inf code would turn into NaN); else
- * an error naming the first such code, its row and column. */
+ * an error naming the first such code, its row and column. Formats whose
+ * every code is finite take no time; 8-bit ones a scan of the bytes. */
 struct fpx__format_traits;
 fpx_status fpx__tiled_codes_check(const struct fpx__format_traits *t, const uint8_t *packed,
                                   size_t n, size_t k, const char *who);

@@ -63,6 +63,20 @@ Test(fake_device, upload_tiled_rejects_codes_that_are_not_finite_naming_them) {
   fpx_ctx_destroy(ctx);
 }
 
+Test(fake_device, upload_tiled_takes_any_bits_of_a_format_without_non_finite_codes) {
+  fake_driver_install(9);
+  fpx_ctx *ctx = fake_ctx();
+  uint8_t tiled[6 * 512]; /* e3m2: 6 bits per code */
+  float scales[16];
+  memset(tiled, 0xFF, sizeof tiled);
+  for (size_t i = 0; i < N; i++) scales[i] = 1.0f;
+  fpx_weights *w = NULL;
+  cr_assert_eq(fpx_weights_upload_tiled(ctx, fmt("e3m2"), tiled, scales, N, K, 0, &w), FPX_OK, "%s",
+               fpx_last_error());
+  fpx_weights_destroy(w);
+  fpx_ctx_destroy(ctx);
+}
+
 Test(fake_device, upload_errors_name_the_entry_point_and_the_argument) {
   fake_driver_install(9);
   fpx_ctx *ctx = fake_ctx();
