@@ -188,22 +188,27 @@ fpx_status fpx__gemm_launch(fpx_ctx *ctx, const fpx__wo_key *key, const fpx_wo_c
    * order (the first is the largest, so a split-K workspace sized for it
    * serves them all). The chunk's arguments start at its first token. */
   const size_t chunk_tokens = (size_t)FPX__MAX_GRID_Y * 8 * (size_t)cfg->m_tiles;
-  const size_t x_row = w->k * fpx__dtype_size(key->x_dtype), y_row = w->n * fpx__dtype_size(key->y_dtype);
-  fpx_gemm_args part; /* a caller's older, shorter args: the new fields zero */
-  memset(&part, 0, sizeof part);
-  memcpy(&part, args, args->struct_size < sizeof part ? args->struct_size : sizeof part);
-  part.struct_size = sizeof part;
-  const fpx_devptr x_scales = part.x_scales;
-  const int per_token_scales = fpx__dtype_is_fp8(key->x_dtype) && !part.x_scale_per_tensor;
+  const int chunked = args->m > chunk_tokens;
+  fpx_gemm_args part; /* chunked only: a full-size copy (a caller's older, shorter args: the new fields zero) */
+  if (chunked) {
+    memset(&part, 0, sizeof part);
+    memcpy(&part, args, args->struct_size < sizeof part ? args->struct_size : sizeof part);
+    part.struct_size = sizeof part;
+  }
+  const fpx_devptr x_scales = chunked ? part.x_scales : 0;
+  const int per_token_scales = chunked && fpx__dtype_is_fp8(key->x_dtype) && !part.x_scale_per_tensor;
   for (size_t m0 = 0; m0 < args->m; m0 += chunk_tokens) {
-    part.m = args->m - m0 < chunk_tokens ? args->m - m0 : chunk_tokens;
-    part.x = args->x + m0 * x_row;
-    part.y = args->y + m0 * y_row;
-    if (per_token_scales) part.x_scales = x_scales + m0 * sizeof(float);
+    if (chunked) {
+      part.m = args->m - m0 < chunk_tokens ? args->m - m0 : chunk_tokens;
+      part.x = args->x + m0 * w->k * fpx__dtype_size(key->x_dtype);
+      part.y = args->y + m0 * w->n * fpx__dtype_size(key->y_dtype);
+      if (per_token_scales) part.x_scales = x_scales + m0 * sizeof(float);
+    }
+    const fpx_gemm_args *a = chunked ? &part : args;
     fpx__wo_launch l;
-    fpx__wo_launch_init(&l, key, cfg, &part);
+    fpx__wo_launch_init(&l, key, cfg, a);
     if (split > 1)
-      FPX_TRY(fpx__ctx_workspace(ctx, stream, (size_t)split * part.m * w->n * sizeof(float),
+      FPX_TRY(fpx__ctx_workspace(ctx, stream, (size_t)split * a->m * w->n * sizeof(float),
                                  (size_t)l.grid_x * l.grid_y, &l.partials, &l.counters));
     FPX_CU(ctx->cu, cuLaunchKernel(fn, l.grid_x, l.grid_y, split, l.threads, 1, 1, 0, stream, l.params, NULL));
   }

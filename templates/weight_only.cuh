@@ -387,7 +387,8 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K, wo_min_blocks(MT, WARP
    *   M = 16 gained up to 1.22x on the large shapes and lost up to 12% on
    *   8b o and qkv (e3m2, e2m2).
    * - More token tiles keep checked loads and one buffer. */
-  constexpr bool X_UNCHECKED = MT == 1 || (MT == 2 && X_REGS + W_REGS <= 112);
+  constexpr bool PREFETCH_X = MT == 1 || (MT == 2 && X_REGS + W_REGS <= 112); /* see xcur */
+  constexpr bool X_UNCHECKED = PREFETCH_X;
   constexpr bool TWO_BUFFERS = MT == 1 && !(FP8 && BITS == 8);
 
   /* Activation pointers: token tile i's row for lane group g, at the lane's
@@ -424,7 +425,6 @@ __global__ void __launch_bounds__(32 * WARPS_N * WARPS_K, wo_min_blocks(MT, WARP
    * With one token tile the prefetch also runs past the warp's last block
    * (harmless: it reads columns inside K, or checks them, and nothing uses
    * it), which keeps a branch out of every slice. */
-  constexpr bool PREFETCH_X = MT == 1 || (MT == 2 && X_REGS + W_REGS <= 112);
   xvec xcur[PREFETCH_X ? 8 : 1][PREFETCH_X ? MT : 1];
 
   /* One block: weights in cur (the next block's go to nxt as the step
